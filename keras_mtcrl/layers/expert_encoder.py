@@ -1,0 +1,136 @@
+"""Modular encoder form (b): K separate expert networks."""
+
+import keras
+
+from keras_mtcrl.api_export import keras_mtcrl_export
+from keras_mtcrl.layers.layer_utils import build_sublayer
+from keras_mtcrl.layers.layer_utils import check_positive_int
+from keras_mtcrl.layers.layer_utils import clone_layer
+
+
+@keras_mtcrl_export
+class ExpertEncoder(keras.layers.Layer):
+    """K separate expert networks whose outputs are the neural modules.
+
+    The MMoE-like form of the modular encoder, suited to tabular and
+    recommendation inputs: each module is its own small network, so modules
+    share no parameters and disentangle more easily than channel groups.
+    Each expert is an MLP (`hidden_units` then `module_units`), or a fresh
+    copy of a user-supplied `expert` layer. An optional shared
+    `feature_layer` (e.g. embeddings of a dict of id features) runs first.
+
+    Args:
+        num_modules: int. K, the number of experts. Defaults to `4`.
+        module_units: int. Output width of each MLP expert. Defaults to `16`.
+        hidden_units: tuple of int. Hidden widths of each MLP expert.
+            Defaults to `(64,)`.
+        activation: str. Activation of the MLP layers. Defaults to `"relu"`.
+        expert: `keras.layers.Layer` or None. Template expert, copied K
+            times (same config, separate weights) instead of the MLP.
+            Defaults to `None`.
+        feature_layer: `keras.layers.Layer` or None. Shared input layer
+            applied before the experts. Defaults to `None`.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: tensor, or whatever `feature_layer` accepts.
+        training: bool.
+
+    Returns:
+        Tensor `(batch, K * module_width)`: the experts' outputs side by
+        side.
+
+    Example:
+
+    >>> import numpy as np
+    >>> encoder = ExpertEncoder(num_modules=3, module_units=4)
+    >>> encoder(np.zeros((2, 5))).shape
+    TensorShape([2, 12])
+    """
+
+    def __init__(
+        self,
+        num_modules=4,
+        module_units=16,
+        hidden_units=(64,),
+        activation="relu",
+        expert=None,
+        feature_layer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(num_modules, "num_modules")
+        check_positive_int(module_units, "module_units")
+        for units in hidden_units:
+            check_positive_int(units, "hidden_units")
+        self.num_modules = num_modules
+        self.module_units = module_units
+        self.hidden_units = tuple(hidden_units)
+        self.activation = keras.activations.get(activation)
+        self.expert = expert
+        self.feature_layer = feature_layer
+        self.experts = [self._make_expert(k) for k in range(num_modules)]
+        self.module_width = None
+
+    def _make_expert(self, index):
+        if self.expert is not None:
+            return clone_layer(self.expert)
+        layers = [
+            keras.layers.Dense(units, activation=self.activation)
+            for units in self.hidden_units
+        ]
+        layers.append(keras.layers.Dense(self.module_units))
+        return keras.Sequential(layers, name=f"expert_{index}")
+
+    def build(self, input_shape):
+        shape = input_shape
+        if self.feature_layer is not None:
+            shape = build_sublayer(self.feature_layer, input_shape)
+        widths = {build_sublayer(e, shape)[-1] for e in self.experts}
+        if len(widths) != 1:
+            raise ValueError(
+                f"All experts must have the same output width. Got {widths}."
+            )
+        self.module_width = widths.pop()
+        self.built = True
+
+    def call(self, inputs, training=None):
+        features = inputs
+        if self.feature_layer is not None:
+            features = self.feature_layer(inputs, training=training)
+        outputs = [e(features, training=training) for e in self.experts]
+        return keras.ops.concatenate(outputs, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape
+        if self.feature_layer is not None:
+            shape = self.feature_layer.compute_output_shape(input_shape)
+        shape = self.experts[0].compute_output_shape(shape)
+        return tuple(shape[:-1]) + (shape[-1] * self.num_modules,)
+
+    def get_config(self):
+        config = super().get_config()
+        serialize = keras.saving.serialize_keras_object
+        config.update(
+            {
+                "num_modules": self.num_modules,
+                "module_units": self.module_units,
+                "hidden_units": list(self.hidden_units),
+                "activation": keras.activations.serialize(self.activation),
+                "expert": serialize(self.expert) if self.expert else None,
+                "feature_layer": (
+                    serialize(self.feature_layer)
+                    if self.feature_layer
+                    else None
+                ),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("expert", "feature_layer"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

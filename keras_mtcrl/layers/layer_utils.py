@@ -1,0 +1,40 @@
+"""Small helpers shared by the layers: argument checks and cloning."""
+
+import keras
+
+
+def check_positive_int(value, name):
+    """Raises a ValueError naming `name` unless `value` is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`{name}` must be a positive int. Received: {name}={value!r}"
+        )
+
+
+def check_task_names(task_names):
+    """Validates a non-empty sequence of distinct string task names."""
+    task_names = tuple(task_names)
+    if not task_names or not all(isinstance(t, str) and t for t in task_names):
+        raise ValueError(
+            "`task_names` must be a non-empty sequence of non-empty strings. "
+            f"Received: task_names={task_names!r}"
+        )
+    if len(set(task_names)) != len(task_names):
+        raise ValueError(
+            f"`task_names` must be distinct. Received: task_names={task_names!r}"
+        )
+    return task_names
+
+
+def clone_layer(layer):
+    """Returns a fresh, unbuilt copy of `layer` (same config, new weights)."""
+    return keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(layer)
+    )
+
+
+def build_sublayer(layer, input_shape):
+    """Builds `layer` for `input_shape` unless built; returns its output shape."""
+    if not layer.built:
+        layer.build(input_shape)
+    return layer.compute_output_shape(input_shape)

@@ -1,0 +1,7 @@
+"""Penalties of the MT-CRL objective."""
+
+from keras_mtcrl.losses.disentanglement import DisentanglementPenalty
+from keras_mtcrl.losses.invariance import InvariancePenalty
+from keras_mtcrl.losses.sparsity import SparsityPenalty
+
+__all__ = ["DisentanglementPenalty", "InvariancePenalty", "SparsityPenalty"]

@@ -1,0 +1,53 @@
+"""Packaging of keras_mtcrl.
+
+TensorFlow comes from an extra so that the CPU and GPU wheels are never
+installed together: `pip install -e .[cpu]` or `pip install -e .[gpu]`.
+"""
+
+import pathlib
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = "0.1.0"
+
+setup(
+    name="keras-mtcrl",
+    version=VERSION,
+    description=(
+        "Multi-task learning for Keras that does not fall for spurious "
+        "correlation (MT-CRL, NeurIPS 2022)."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_mtcrl*", "recipes*"]),
+    package_data={"keras_mtcrl.datasets": ["data/*"]},
+    include_package_data=True,
+    install_requires=[
+        "keras>=3.10",
+        "numpy>=1.26",
+        "tensorboard>=2.18",
+        "keras-tuner>=1.4.7",
+        "tensorflow-datasets>=4.9",
+        # tensorflow-datasets 4.9.10 imports it without declaring it.
+        "importlib_resources",
+        "matplotlib>=3.8",
+        # Reads the MovieLens snapshot of the Debian package r-cran-dslabs.
+        "rdata>=1.0",
+    ],
+    extras_require={
+        "cpu": ["tensorflow-cpu>=2.18,<2.22"],
+        "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+    },
+    entry_points={
+        "console_scripts": ["keras-mtcrl=keras_mtcrl.cli:main"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
