@@ -15,13 +15,34 @@ from keras_mtcrl.datasets.dense_pipeline import path_dataset
 from keras_mtcrl.datasets.dense_pipeline import split_by_environment
 
 CITYSCAPES_CLASSES = (
-    "road", "sidewalk", "building", "wall", "fence", "pole",
-    "traffic light", "traffic sign", "vegetation", "terrain", "sky",
-    "person", "rider", "car", "truck", "bus", "train", "motorcycle",
+    "road",
+    "sidewalk",
+    "building",
+    "wall",
+    "fence",
+    "pole",
+    "traffic light",
+    "traffic sign",
+    "vegetation",
+    "terrain",
+    "sky",
+    "person",
+    "rider",
+    "car",
+    "truck",
+    "bus",
+    "train",
+    "motorcycle",
     "bicycle",
 )
 CITYSCAPES_CATEGORIES = (
-    "flat", "construction", "object", "nature", "sky", "human", "vehicle",
+    "flat",
+    "construction",
+    "object",
+    "nature",
+    "sky",
+    "human",
+    "vehicle",
 )
 # (label id, name, train class or None, category or None), written from the
 # public definition of the CityScapes label set. Ids with no train class
@@ -63,12 +84,20 @@ _LABELS = (
     (32, "motorcycle", "motorcycle", "vehicle"),
     (33, "bicycle", "bicycle", "vehicle"),
 )
-_LABEL_SETS = {"classes": (2, CITYSCAPES_CLASSES),
-               "categories": (3, CITYSCAPES_CATEGORIES)}
-_SUFFIX = {"image": "_leftImg8bit.png", "segmentation": "_gtFine_labelIds.png",
-           "depth": "_disparity.png"}
-_FOLDER = {"image": "leftImg8bit", "segmentation": "gtFine",
-           "depth": "disparity"}
+_LABEL_SETS = {
+    "classes": (2, CITYSCAPES_CLASSES),
+    "categories": (3, CITYSCAPES_CATEGORIES),
+}
+_SUFFIX = {
+    "image": "_leftImg8bit.png",
+    "segmentation": "_gtFine_labelIds.png",
+    "depth": "_disparity.png",
+}
+_FOLDER = {
+    "image": "leftImg8bit",
+    "segmentation": "gtFine",
+    "depth": "disparity",
+}
 
 
 def cityscapes_label_table(label_set="classes"):
@@ -91,8 +120,10 @@ def cityscapes_label_table(label_set="classes"):
     [0, 6]
     """
     if label_set not in _LABEL_SETS:
-        raise ValueError(f"`label_set` must be one of {tuple(_LABEL_SETS)}. "
-                         f"Received: label_set={label_set!r}")
+        raise ValueError(
+            f"`label_set` must be one of {tuple(_LABEL_SETS)}. "
+            f"Received: label_set={label_set!r}"
+        )
     column, names = _LABEL_SETS[label_set]
     table = np.full(256, IGNORE_LABEL, dtype="int32")
     for row in _LABELS:
@@ -105,21 +136,27 @@ def _list_frames(root, tasks):
     """(split, city, stem) of each frame, with every requested file there."""
     frames = []
     for split in ("train", "val"):
-        for image in sorted((root / "leftImg8bit" / split).glob(
-                "*/*" + _SUFFIX["image"])):
-            stem = image.name[:-len(_SUFFIX["image"])]
+        for image in sorted(
+            (root / "leftImg8bit" / split).glob("*/*" + _SUFFIX["image"])
+        ):
+            stem = image.name[: -len(_SUFFIX["image"])]
             frames.append((split, image.parent.name, stem))
     if not frames:
         raise FileNotFoundError(
             f"No '{root}/leftImg8bit/{{train,val}}/CITY/*_leftImg8bit.png' "
-            "found; `root` must hold CityScapes' leftImg8bit/ folder.")
+            "found; `root` must hold CityScapes' leftImg8bit/ folder."
+        )
     for task in tasks:
-        missing = [p for p in (_path(root, task, f) for f in frames)
-                   if not pathlib.Path(p).is_file()]
+        missing = [
+            p
+            for p in (_path(root, task, f) for f in frames)
+            if not pathlib.Path(p).is_file()
+        ]
         if missing:
             raise FileNotFoundError(
                 f"{len(missing)} '{task}' files of existing images are "
-                f"missing, e.g. {missing[:3]}.")
+                f"missing, e.g. {missing[:3]}."
+            )
     return frames
 
 
@@ -128,9 +165,16 @@ def _path(root, key, frame):
     return str(root / _FOLDER[key] / split / city / (stem + _SUFFIX[key]))
 
 
-def build_cityscapes(root, shifted_cities=None, tasks=("segmentation",
-                     "depth"), label_set="classes", focal_baseline=None,
-                     pipeline=None, eval_fraction=0.1, seed=0):
+def build_cityscapes(
+    root,
+    shifted_cities=None,
+    tasks=("segmentation", "depth"),
+    label_set="classes",
+    focal_baseline=None,
+    pipeline=None,
+    eval_fraction=0.1,
+    seed=0,
+):
     """Builds CityScapes with a distribution shift by city.
 
     Reads the frames of the official `train` and `val` folders (the public
@@ -181,19 +225,24 @@ def build_cityscapes(root, shifted_cities=None, tasks=("segmentation",
     root = pathlib.Path(root)
     tasks = tuple(tasks)
     table = cityscapes_label_table(label_set)
-    specs = dense_task_specs(tasks, int(table.max()) + 1,
-                             available=("segmentation", "depth"))
+    specs = dense_task_specs(
+        tasks, int(table.max()) + 1, available=("segmentation", "depth")
+    )
     frames = _list_frames(root, tasks)
-    split = split_by_environment([f[1] for f in frames], shifted_cities,
-                                 eval_fraction, seed)
+    split = split_by_environment(
+        [f[1] for f in frames], shifted_cities, eval_fraction, seed
+    )
     table = tf.constant(table)
     datasets = {}
     for name, indices in split.indices.items():
-        paths = {key: [_path(root, key, frames[i]) for i in indices]
-                 for key in ("image",) + tasks}
+        paths = {
+            key: [_path(root, key, frames[i]) for i in indices]
+            for key in ("image",) + tasks
+        }
         dataset = path_dataset(paths, split.ids[indices]).map(
             lambda p, env: _decode(p, env, table, focal_baseline),
-            num_parallel_calls=tf.data.AUTOTUNE)
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         datasets[name] = (dataset, len(indices))
     description = (
         "CityScapes (Cordts et al., CVPR 2016), fine annotations, "
@@ -201,25 +250,32 @@ def build_cityscapes(root, shifted_cities=None, tasks=("segmentation",
         "The files are the user's own copy under the CityScapes licence; "
         "nothing is redistributed."
     )
-    return assemble_dense_data(datasets, specs, len(split.vocabulary),
-                               pipeline, description)
+    return assemble_dense_data(
+        datasets, specs, len(split.vocabulary), pipeline, description
+    )
 
 
 def _decode(paths, env, table, focal_baseline):
     """Decodes one frame's PNG files into `(features, labels)`."""
     image = tf.io.decode_png(tf.io.read_file(paths[IMAGE_KEY]), 3)
-    features = {IMAGE_KEY: tf.image.convert_image_dtype(image, tf.float32),
-                "env": env}
+    features = {
+        IMAGE_KEY: tf.image.convert_image_dtype(image, tf.float32),
+        "env": env,
+    }
     labels = {}
     if "segmentation" in paths:
         ids = tf.io.decode_png(tf.io.read_file(paths["segmentation"]), 1)
-        labels["segmentation"] = tf.gather(table,
-                                           tf.cast(ids[..., 0], tf.int32))
+        labels["segmentation"] = tf.gather(
+            table, tf.cast(ids[..., 0], tf.int32)
+        )
     if "depth" in paths:
-        raw = tf.io.decode_png(tf.io.read_file(paths["depth"]), 1,
-                               dtype=tf.uint16)
+        raw = tf.io.decode_png(
+            tf.io.read_file(paths["depth"]), 1, dtype=tf.uint16
+        )
         disparity = missing_depth_to_nan(
-            (tf.cast(raw, tf.float32) - 1.0) / 256.0)
-        labels["depth"] = (disparity if focal_baseline is None
-                           else focal_baseline / disparity)
+            (tf.cast(raw, tf.float32) - 1.0) / 256.0
+        )
+        labels["depth"] = (
+            disparity if focal_baseline is None else focal_baseline / disparity
+        )
     return assert_same_size(features, labels, paths[IMAGE_KEY])

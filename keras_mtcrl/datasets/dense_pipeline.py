@@ -57,8 +57,9 @@ def dense_task_specs(tasks, num_classes, available=DENSE_TASK_NAMES):
             f"Received: tasks={tasks}"
         )
     specs = {
-        "segmentation": TaskSpec("segmentation", "multiclass", num_classes,
-                                 dense=True),
+        "segmentation": TaskSpec(
+            "segmentation", "multiclass", num_classes, dense=True
+        ),
         "depth": TaskSpec("depth", "regression", 1, dense=True),
         "normal": TaskSpec("normal", "regression", 3, dense=True),
     }
@@ -83,8 +84,7 @@ class EnvironmentSplit:
     shifted: tuple
 
 
-def split_by_environment(environments, shifted=None, eval_fraction=0.1,
-                         seed=0):
+def split_by_environment(environments, shifted=None, eval_fraction=0.1, seed=0):
     """Assigns each example to one of `SPLIT_NAMES` by its environment.
 
     Examples of in-distribution environments are shuffled (with `seed`)
@@ -122,7 +122,7 @@ def split_by_environment(environments, shifted=None, eval_fraction=0.1,
             f"{vocabulary}"
         )
     if shifted is None:
-        shifted = vocabulary[-max(1, len(vocabulary) // 4):]
+        shifted = vocabulary[-max(1, len(vocabulary) // 4) :]
     shifted = tuple(str(s) for s in shifted)
     unknown = sorted(set(shifted) - set(vocabulary))
     if unknown or not shifted or set(shifted) == set(vocabulary):
@@ -141,8 +141,13 @@ def split_by_environment(environments, shifted=None, eval_fraction=0.1,
     outside = rng.permutation(np.flatnonzero(is_shifted))
     n_eval = int(round(eval_fraction * len(inside)))
     half = (len(outside) + 1) // 2
-    parts = (inside[2 * n_eval:], inside[:n_eval], inside[n_eval:2 * n_eval],
-             outside[:half], outside[half:])
+    parts = (
+        inside[2 * n_eval :],
+        inside[:n_eval],
+        inside[n_eval : 2 * n_eval],
+        outside[:half],
+        outside[half:],
+    )
     indices = {name: np.sort(p) for name, p in zip(SPLIT_NAMES, parts)}
     ids = np.searchsorted(vocabulary, names).astype("int32")
     return EnvironmentSplit(indices, ids, vocabulary, shifted)
@@ -166,16 +171,19 @@ def path_dataset(paths, env_ids=None):
     >>> ds.element_spec[0]["image"].dtype, len(ds)
     (tf.string, 0)
     """
-    paths = {key: tf.constant(list(value), tf.string)
-             for key, value in paths.items()}
+    paths = {
+        key: tf.constant(list(value), tf.string) for key, value in paths.items()
+    }
     if env_ids is None:
         return tf.data.Dataset.from_tensor_slices((paths,))
     return tf.data.Dataset.from_tensor_slices(
-        (paths, tf.constant(env_ids, tf.int32)))
+        (paths, tf.constant(env_ids, tf.int32))
+    )
 
 
-def assemble_dense_data(datasets, tasks, num_environments, pipeline=None,
-                        description=""):
+def assemble_dense_data(
+    datasets, tasks, num_environments, pipeline=None, description=""
+):
     """Wraps per-split datasets into `MultiTaskData`, applying `pipeline`.
 
     Args:
@@ -204,8 +212,13 @@ def assemble_dense_data(datasets, tasks, num_environments, pipeline=None,
         if pipeline is not None:
             dataset = pipeline(dataset, training=name == "train")
         splits[name], sizes[name] = dataset, int(size)
-    return MultiTaskData(splits, tuple(tasks), num_environments,
-                         description=description, sizes=sizes)
+    return MultiTaskData(
+        splits,
+        tuple(tasks),
+        num_environments,
+        description=description,
+        sizes=sizes,
+    )
 
 
 def missing_depth_to_nan(depth):
@@ -273,10 +286,19 @@ def assert_same_size(features, labels, source):
     checks = []
     for key in _dense_maps(labels):
         label_size = tf.shape(labels[key])[:2]
-        checks.append(tf.debugging.Assert(
-            tf.reduce_all(tf.equal(label_size, size)),
-            [f"The '{key}' label and the image differ in size in", source,
-             "image (height, width):", size, "label:", label_size]))
+        checks.append(
+            tf.debugging.Assert(
+                tf.reduce_all(tf.equal(label_size, size)),
+                [
+                    f"The '{key}' label and the image differ in size in",
+                    source,
+                    "image (height, width):",
+                    size,
+                    "label:",
+                    label_size,
+                ],
+            )
+        )
     with tf.control_dependencies(checks):
         features = {k: tf.identity(v) for k, v in features.items()}
     return features, labels
@@ -310,7 +332,8 @@ def resize_example(features, labels, size):
     """
     features = dict(features)
     features[IMAGE_KEY] = tf.image.resize(
-        features[IMAGE_KEY], size, method="bilinear", antialias=True)
+        features[IMAGE_KEY], size, method="bilinear", antialias=True
+    )
     labels = dict(labels)
     for key in _dense_maps(labels):
         value = labels[key]
@@ -340,9 +363,11 @@ def crop_example(features, labels, offset, size):
     >>> f["image"][..., 0].numpy().tolist()
     [[6.0, 7.0], [10.0, 11.0]]
     """
+
     def crop(value):
-        out = value[offset[0]:offset[0] + size[0],
-                    offset[1]:offset[1] + size[1]]
+        out = value[
+            offset[0] : offset[0] + size[0], offset[1] : offset[1] + size[1]
+        ]
         out.set_shape(tuple(size) + tuple(value.shape[2:]))
         return out
 
@@ -448,8 +473,11 @@ class DensePipeline:
     def __post_init__(self):
         image_size = _check_size("image_size", self.image_size)
         crop_size = _check_size("crop_size", self.crop_size)
-        if image_size and crop_size and (crop_size[0] > image_size[0]
-                                         or crop_size[1] > image_size[1]):
+        if (
+            image_size
+            and crop_size
+            and (crop_size[0] > image_size[0] or crop_size[1] > image_size[1])
+        ):
             raise ValueError(
                 "`crop_size` must fit inside `image_size`. Received: "
                 f"crop_size={crop_size}, image_size={image_size}"
@@ -464,33 +492,43 @@ class DensePipeline:
         if self.image_size:
             dataset = dataset.map(
                 lambda f, lab: resize_example(f, lab, self.image_size),
-                num_parallel_calls=autotune)
+                num_parallel_calls=autotune,
+            )
         if training and (self.crop_size or self.flip):
             seeds = tf.data.Dataset.random(
-                seed=self.seed, rerandomize_each_iteration=True).batch(2)
+                seed=self.seed, rerandomize_each_iteration=True
+            ).batch(2)
             dataset = tf.data.Dataset.zip((dataset, seeds)).map(
                 lambda example, seed: self._augment(*example, seed),
-                num_parallel_calls=autotune)
+                num_parallel_calls=autotune,
+            )
         elif self.crop_size:
-            dataset = dataset.map(self._center_crop,
-                                  num_parallel_calls=autotune)
+            dataset = dataset.map(
+                self._center_crop, num_parallel_calls=autotune
+            )
         if self.mean is not None or self.std is not None:
-            dataset = dataset.map(self._normalize,
-                                  num_parallel_calls=autotune)
+            dataset = dataset.map(self._normalize, num_parallel_calls=autotune)
         return dataset
 
     def _augment(self, features, labels, seed):
         if self.crop_size:
             room = self._room(features) + 1
-            offset = tf.random.stateless_uniform(
-                (2,), seed, minval=0, maxval=2**30, dtype=tf.int32) % room
-            features, labels = crop_example(features, labels, offset,
-                                            self.crop_size)
+            offset = (
+                tf.random.stateless_uniform(
+                    (2,), seed, minval=0, maxval=2**30, dtype=tf.int32
+                )
+                % room
+            )
+            features, labels = crop_example(
+                features, labels, offset, self.crop_size
+            )
         if self.flip:
             coin = tf.random.stateless_uniform((), seed[::-1]) < 0.5
             features, labels = tf.cond(
-                coin, lambda: flip_example(features, labels),
-                lambda: (features, labels))
+                coin,
+                lambda: flip_example(features, labels),
+                lambda: (features, labels),
+            )
         return features, labels
 
     def _center_crop(self, features, labels):
@@ -499,11 +537,12 @@ class DensePipeline:
 
     def _room(self, features):
         """Image size minus crop size, checked to be non-negative."""
-        message = (f"Images must be at least crop_size={self.crop_size} "
-                   "(height, width); pass a larger `image_size`.")
+        message = (
+            f"Images must be at least crop_size={self.crop_size} "
+            "(height, width); pass a larger `image_size`."
+        )
         static = features[IMAGE_KEY].shape[:2]
-        if any(d is not None and d < c
-               for d, c in zip(static, self.crop_size)):
+        if any(d is not None and d < c for d, c in zip(static, self.crop_size)):
             raise ValueError(f"{message} Received images of {static}.")
         room = tf.shape(features[IMAGE_KEY])[:2] - self.crop_size
         tf.debugging.assert_non_negative(room, message=message)
@@ -513,5 +552,6 @@ class DensePipeline:
         mean = 0.0 if self.mean is None else self.mean
         std = 1.0 if self.std is None else self.std
         image = (features[IMAGE_KEY] - tf.constant(mean, tf.float32)) / (
-            tf.constant(std, tf.float32))
+            tf.constant(std, tf.float32)
+        )
         return dict(features, **{IMAGE_KEY: image}), labels

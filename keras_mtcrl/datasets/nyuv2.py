@@ -24,8 +24,12 @@ from keras_mtcrl.datasets.dense_pipeline import unit_normals
 NYUV2_NPY_CLASSES = 13
 #: Raw classes of `nyu_depth_v2_labeled.mat` (labels 1..894, 0 unlabeled).
 NYUV2_RAW_CLASSES = 894
-_NPY_FOLDERS = {"image": "image", "segmentation": "label", "depth": "depth",
-                "normal": "normal"}
+_NPY_FOLDERS = {
+    "image": "image",
+    "segmentation": "label",
+    "depth": "depth",
+    "normal": "normal",
+}
 _MAT_KEYS = ("images", "depths", "labels", "sceneTypes")
 _DESCRIPTION = (
     "NYU Depth v2 (Silberman et al., ECCV 2012): indoor RGB-D frames from "
@@ -34,9 +38,15 @@ _DESCRIPTION = (
 )
 
 
-def build_nyuv2(path, tasks=DENSE_TASK_NAMES, shifted_scenes=None,
-                class_mapping=None, pipeline=None, eval_fraction=0.1,
-                seed=0):
+def build_nyuv2(
+    path,
+    tasks=DENSE_TASK_NAMES,
+    shifted_scenes=None,
+    class_mapping=None,
+    pipeline=None,
+    eval_fraction=0.1,
+    seed=0,
+):
     """Builds NYUv2 from the preprocessed `.npy` layout or the labeled `.mat`.
 
     Two sources are read:
@@ -90,8 +100,15 @@ def build_nyuv2(path, tasks=DENSE_TASK_NAMES, shifted_scenes=None,
     """
     path = pathlib.Path(path)
     if path.is_file():
-        return _build_from_mat(path, tuple(tasks), shifted_scenes,
-                               class_mapping, pipeline, eval_fraction, seed)
+        return _build_from_mat(
+            path,
+            tuple(tasks),
+            shifted_scenes,
+            class_mapping,
+            pipeline,
+            eval_fraction,
+            seed,
+        )
     if not path.is_dir():
         raise FileNotFoundError(
             f"NYUv2 not found at '{path}'. Pass the folder holding train/ "
@@ -99,10 +116,13 @@ def build_nyuv2(path, tasks=DENSE_TASK_NAMES, shifted_scenes=None,
             "nyu_depth_v2_labeled.mat."
         )
     if class_mapping is not None:
-        raise ValueError("`class_mapping` applies to the .mat file only; "
-                         f"'{path}' is a folder.")
-    return _build_from_npy(path, tuple(tasks), shifted_scenes, pipeline,
-                           eval_fraction, seed)
+        raise ValueError(
+            "`class_mapping` applies to the .mat file only; "
+            f"'{path}' is a folder."
+        )
+    return _build_from_npy(
+        path, tuple(tasks), shifted_scenes, pipeline, eval_fraction, seed
+    )
 
 
 # ---- the preprocessed .npy layout ----------------------------------------
@@ -116,7 +136,8 @@ def _list_stems(root, folder, tasks):
         if not directory.is_dir():
             raise FileNotFoundError(
                 f"Missing folder '{directory}' (NYUv2 .npy layout: "
-                "ROOT/{train,val}/{image,label,depth,normal}/N.npy).")
+                "ROOT/{train,val}/{image,label,depth,normal}/N.npy)."
+            )
         found = {p.stem for p in directory.glob("*.npy")}
         if stems is None:
             stems = found
@@ -124,7 +145,8 @@ def _list_stems(root, folder, tasks):
             odd = sorted(stems ^ found)[:3]
             raise FileNotFoundError(
                 f"'{directory}' and '{root / folder / 'image'}' hold "
-                f"different examples; e.g. only one has {odd} (.npy).")
+                f"different examples; e.g. only one has {odd} (.npy)."
+            )
     if not stems:
         raise FileNotFoundError(f"No .npy files in '{root / folder}'.")
     return sorted(stems, key=lambda s: (len(s), s))
@@ -141,8 +163,14 @@ def _read_scenes(root, folder, stems):
     if missing:
         raise ValueError(
             f"'{csv_path}' has no scene for indices {missing[:3]}; it "
-            "needs one row `index,scene` per example.")
+            "needs one row `index,scene` per example."
+        )
     return [scenes[s] for s in stems]
+
+
+def _npy_path(root, record, key):
+    folder, stem = record
+    return str(root / folder / _NPY_FOLDERS[key] / f"{stem}.npy")
 
 
 def _read_npy(path):
@@ -164,8 +192,7 @@ def _load_npy(paths, env=None):
             valid = (label >= 0) & (label < NYUV2_NPY_CLASSES)
             return tf.where(valid, label, IGNORE_LABEL)
         if key == "depth":
-            return missing_depth_to_nan(
-                tf.reshape(value, (height, width, 1)))
+            return missing_depth_to_nan(tf.reshape(value, (height, width, 1)))
         return unit_normals(tf.ensure_shape(value, (None, None, 3)))
 
     features = {IMAGE_KEY: load(IMAGE_KEY)}
@@ -189,29 +216,40 @@ def _build_from_npy(root, tasks, shifted, pipeline, eval_fraction, seed):
         if shifted is not None:
             raise ValueError(
                 "`shifted_scenes` needs train/scenes.csv and val/scenes.csv "
-                f"(columns index,scene) under '{root}'.")
+                f"(columns index,scene) under '{root}'."
+            )
         warnings.warn(
             f"No scenes.csv in '{root / 'train'}' or '{root / 'val'}': "
             "the shifted splits are the official val folder and the data "
-            "has no environment ids.", stacklevel=3)
+            "has no environment ids.",
+            stacklevel=3,
+        )
         environments, shifted = [folder for folder, _ in records], ["val"]
     split = split_by_environment(environments, shifted, eval_fraction, seed)
     datasets = {}
     for name, indices in split.indices.items():
-        paths = {key: [str(root / records[i][0] / _NPY_FOLDERS[key] /
-                           f"{records[i][1]}.npy") for i in indices]
-                 for key in ("image",) + tasks}
+        paths = {
+            key: [_npy_path(root, records[i], key) for i in indices]
+            for key in ("image",) + tasks
+        }
         ids = split.ids[indices] if with_scenes else None
         dataset = path_dataset(paths, ids).map(
-            _load_npy, num_parallel_calls=tf.data.AUTOTUNE)
+            _load_npy, num_parallel_calls=tf.data.AUTOTUNE
+        )
         datasets[name] = (dataset, len(indices))
-    shift = (f"Shift by scene type: shifted scenes {split.shifted}; env = "
-             "scene type." if with_scenes else
-             "Shift: the official val folder; no environment ids.")
+    shift = (
+        f"Shift by scene type: shifted scenes {split.shifted}; env = "
+        "scene type."
+        if with_scenes
+        else "Shift: the official val folder; no environment ids."
+    )
     return assemble_dense_data(
-        datasets, specs, len(split.vocabulary) if with_scenes else 0,
-        pipeline, _DESCRIPTION.format(source="the preprocessed .npy layout",
-                                      shift=shift))
+        datasets,
+        specs,
+        len(split.vocabulary) if with_scenes else 0,
+        pipeline,
+        _DESCRIPTION.format(source="the preprocessed .npy layout", shift=shift),
+    )
 
 
 # ---- the labeled .mat file ------------------------------------------------
@@ -228,39 +266,45 @@ def _class_table(class_mapping):
         raise ValueError(
             "`class_mapping` must hold 895 (or 894) non-negative class ids, "
             "one per raw label. Received: "
-            f"{len(mapping)} entries, min {mapping.min()}.")
+            f"{len(mapping)} entries, min {mapping.min()}."
+        )
     return mapping - 1, int(mapping.max())
 
 
 def _mat_strings(file, key):
-    return ["".join(map(chr, file[ref][()].ravel()))
-            for ref in file[key][()].ravel()]
+    return [
+        "".join(map(chr, file[ref][()].ravel()))
+        for ref in file[key][()].ravel()
+    ]
 
 
 def _mat_examples(path, indices, env_ids, tasks, table):
     with h5py.File(path, "r") as f:
         for i in indices:
             image = f["images"][i].transpose(2, 1, 0).astype("float32")
-            features = {IMAGE_KEY: image / 255.0,
-                        "env": env_ids[i]}
+            features = {IMAGE_KEY: image / 255.0, "env": env_ids[i]}
             labels = {}
             if "segmentation" in tasks:
                 raw = f["labels"][i].T.astype("int64")
                 labels["segmentation"] = np.where(
-                    raw < len(table), table[np.minimum(raw, len(table) - 1)],
-                    IGNORE_LABEL).astype("int32")
+                    raw < len(table),
+                    table[np.minimum(raw, len(table) - 1)],
+                    IGNORE_LABEL,
+                ).astype("int32")
             if "depth" in tasks:
                 depth = f["depths"][i].T[..., None].astype("float32")
                 labels["depth"] = np.where(depth > 0, depth, np.nan)
             yield features, labels
 
 
-def _build_from_mat(path, tasks, shifted, class_mapping, pipeline,
-                    eval_fraction, seed):
+def _build_from_mat(
+    path, tasks, shifted, class_mapping, pipeline, eval_fraction, seed
+):
     if "normal" in tasks:
         raise ValueError(
             f"'{path}' has no surface normals: use tasks among "
-            "('segmentation', 'depth'), or the preprocessed .npy layout.")
+            "('segmentation', 'depth'), or the preprocessed .npy layout."
+        )
     table, num_classes = _class_table(class_mapping)
     specs = dense_task_specs(tasks, num_classes)
     try:
@@ -271,13 +315,17 @@ def _build_from_mat(path, tasks, shifted, class_mapping, pipeline,
     except OSError as error:
         raise ValueError(
             f"Cannot read '{path}' as MATLAB v7.3 (HDF5); expected "
-            "nyu_depth_v2_labeled.mat.") from error
+            "nyu_depth_v2_labeled.mat."
+        ) from error
     if missing:
-        raise ValueError(f"'{path}' lacks {missing}; expected the datasets "
-                         f"{_MAT_KEYS} of nyu_depth_v2_labeled.mat.")
+        raise ValueError(
+            f"'{path}' lacks {missing}; expected the datasets "
+            f"{_MAT_KEYS} of nyu_depth_v2_labeled.mat."
+        )
     if len(scenes) != shape[0]:
-        raise ValueError(f"'{path}' has {shape[0]} images but "
-                         f"{len(scenes)} sceneTypes.")
+        raise ValueError(
+            f"'{path}' has {shape[0]} images but {len(scenes)} sceneTypes."
+        )
     split = split_by_environment(scenes, shifted, eval_fraction, seed)
     height, width = shape[3], shape[2]
     label_specs = {
@@ -285,20 +333,32 @@ def _build_from_mat(path, tasks, shifted, class_mapping, pipeline,
         "depth": tf.TensorSpec((height, width, 1), tf.float32),
     }
     signature = (
-        {IMAGE_KEY: tf.TensorSpec((height, width, 3), tf.float32),
-         "env": tf.TensorSpec((), tf.int32)},
+        {
+            IMAGE_KEY: tf.TensorSpec((height, width, 3), tf.float32),
+            "env": tf.TensorSpec((), tf.int32),
+        },
         {task: label_specs[task] for task in tasks},
     )
     datasets = {
-        name: (tf.data.Dataset.from_generator(
-            functools.partial(_mat_examples, str(path), indices, split.ids,
-                              tasks, table),
-            output_signature=signature), len(indices))
+        name: (
+            tf.data.Dataset.from_generator(
+                functools.partial(
+                    _mat_examples, str(path), indices, split.ids, tasks, table
+                ),
+                output_signature=signature,
+            ),
+            len(indices),
+        )
         for name, indices in split.indices.items()
     }
     return assemble_dense_data(
-        datasets, specs, len(split.vocabulary), pipeline,
+        datasets,
+        specs,
+        len(split.vocabulary),
+        pipeline,
         _DESCRIPTION.format(
             source="the official labeled .mat",
             shift=f"Shift by scene type: shifted {split.shifted}; "
-            "env = scene type."))
+            "env = scene type.",
+        ),
+    )

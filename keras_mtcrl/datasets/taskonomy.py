@@ -17,8 +17,12 @@ from keras_mtcrl.datasets.dense_pipeline import split_by_environment
 from keras_mtcrl.datasets.dense_pipeline import unit_normals
 
 #: Folder (domain) of each input and task.
-TASKONOMY_DOMAINS = {"image": "rgb", "segmentation": "segment_semantic",
-                     "depth": "depth_zbuffer", "normal": "normal"}
+TASKONOMY_DOMAINS = {
+    "image": "rgb",
+    "segmentation": "segment_semantic",
+    "depth": "depth_zbuffer",
+    "normal": "normal",
+}
 _NAME = re.compile(r"point_(\d+)_view_(\d+)_domain_(\w+)\.png$")
 _DEPTH_SCALE = 512.0
 _DEPTH_MISSING = 65535
@@ -26,8 +30,12 @@ _DEPTH_MISSING = 65535
 
 def _file(root, example, key):
     (building, (point, view)), domain = example, TASKONOMY_DOMAINS[key]
-    return str(root / building / domain /
-               f"point_{point}_view_{view}_domain_{domain}.png")
+    return str(
+        root
+        / building
+        / domain
+        / f"point_{point}_view_{view}_domain_{domain}.png"
+    )
 
 
 def _views(root, building, key):
@@ -36,10 +44,14 @@ def _views(root, building, key):
     if not folder.is_dir():
         raise FileNotFoundError(
             f"Missing folder '{folder}' (Taskonomy layout: "
-            "ROOT/BUILDING/DOMAIN/point_I_view_J_domain_DOMAIN.png).")
+            "ROOT/BUILDING/DOMAIN/point_I_view_J_domain_DOMAIN.png)."
+        )
     matches = (_NAME.search(p.name) for p in folder.iterdir())
-    return {(int(m[1]), int(m[2])) for m in matches
-            if m and m[3] == TASKONOMY_DOMAINS[key]}
+    return {
+        (int(m[1]), int(m[2]))
+        for m in matches
+        if m and m[3] == TASKONOMY_DOMAINS[key]
+    }
 
 
 def _list_views(root, tasks):
@@ -49,7 +61,8 @@ def _list_views(root, tasks):
     buildings = sorted(p.name for p in root.iterdir() if (p / "rgb").is_dir())
     if not buildings:
         raise FileNotFoundError(
-            f"No building folder with an rgb/ folder under '{root}'.")
+            f"No building folder with an rgb/ folder under '{root}'."
+        )
     examples = []
     for building in buildings:
         views = _views(root, building, "image")
@@ -57,18 +70,28 @@ def _list_views(root, tasks):
             other = _views(root, building, task)
             if other != views:
                 odd = sorted(views ^ other)[:3]
-                named = [_file(root, (building, v), task if v in views
-                               else "image") for v in odd]
+                named = [
+                    _file(root, (building, v), task if v in views else "image")
+                    for v in odd
+                ]
                 raise FileNotFoundError(
                     f"Taskonomy files of '{building}' do not pair by "
                     f"(point, view) between rgb and '{task}': missing "
-                    f"{named}.")
+                    f"{named}."
+                )
         examples += [(building, v) for v in sorted(views)]
     return examples
 
 
-def build_taskonomy(root, shifted_buildings=None, tasks=DENSE_TASK_NAMES,
-                    num_classes=17, pipeline=None, eval_fraction=0.1, seed=0):
+def build_taskonomy(
+    root,
+    shifted_buildings=None,
+    tasks=DENSE_TASK_NAMES,
+    num_classes=17,
+    pipeline=None,
+    eval_fraction=0.1,
+    seed=0,
+):
     """Builds Taskonomy with a distribution shift by building.
 
     Reads `ROOT/{building}/rgb/point_{i}_view_{j}_domain_rgb.png` and, per
@@ -114,34 +137,42 @@ def build_taskonomy(root, shifted_buildings=None, tasks=DENSE_TASK_NAMES,
     tasks = tuple(tasks)
     specs = dense_task_specs(tasks, num_classes)
     examples = _list_views(root, tasks)
-    split = split_by_environment([b for b, _ in examples], shifted_buildings,
-                                 eval_fraction, seed)
+    split = split_by_environment(
+        [b for b, _ in examples], shifted_buildings, eval_fraction, seed
+    )
     datasets = {}
     for name, indices in split.indices.items():
-        paths = {key: [_file(root, examples[i], key) for i in indices]
-                 for key in ("image",) + tasks}
+        paths = {
+            key: [_file(root, examples[i], key) for i in indices]
+            for key in ("image",) + tasks
+        }
         dataset = path_dataset(paths, split.ids[indices]).map(
             lambda p, env: _decode(p, env, num_classes),
-            num_parallel_calls=tf.data.AUTOTUNE)
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         datasets[name] = (dataset, len(indices))
     description = (
         "Taskonomy (Zamir et al., CVPR 2018); shift by building: shifted "
         f"{split.shifted}; env = building. The files are the user's own "
         "copy under the Taskonomy licence; nothing is redistributed."
     )
-    return assemble_dense_data(datasets, specs, len(split.vocabulary),
-                               pipeline, description)
+    return assemble_dense_data(
+        datasets, specs, len(split.vocabulary), pipeline, description
+    )
 
 
 def _decode(paths, env, num_classes):
     """Decodes one view's PNG files into `(features, labels)`."""
-    def read(key, channels, dtype=tf.uint8):
-        return tf.io.decode_png(tf.io.read_file(paths[key]), channels,
-                                dtype=dtype)
 
-    features = {IMAGE_KEY: tf.image.convert_image_dtype(read("image", 3),
-                                                         tf.float32),
-                "env": env}
+    def read(key, channels, dtype=tf.uint8):
+        return tf.io.decode_png(
+            tf.io.read_file(paths[key]), channels, dtype=dtype
+        )
+
+    features = {
+        IMAGE_KEY: tf.image.convert_image_dtype(read("image", 3), tf.float32),
+        "env": env,
+    }
     labels = {}
     if "segmentation" in paths:
         value = tf.cast(read("segmentation", 0)[..., 0], tf.int32)
@@ -151,7 +182,8 @@ def _decode(paths, env, num_classes):
         raw = read("depth", 1, tf.uint16)
         depth = tf.cast(raw, tf.float32) / _DEPTH_SCALE
         labels["depth"] = missing_depth_to_nan(
-            tf.where(raw == _DEPTH_MISSING, 0.0, depth))
+            tf.where(raw == _DEPTH_MISSING, 0.0, depth)
+        )
     if "normal" in paths:
         value = tf.cast(read("normal", 3), tf.float32)
         labels["normal"] = unit_normals(value / 255.0 * 2.0 - 1.0)

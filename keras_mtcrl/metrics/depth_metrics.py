@@ -90,7 +90,8 @@ class MaskedPixelMean(keras.metrics.Metric):
     def pixel_values(self, y_true, y_pred):
         """Returns `(values, valid)`: per-pixel values and a bool mask."""
         raise NotImplementedError(
-            f"{type(self).__name__} must implement `pixel_values`.")
+            f"{type(self).__name__} must implement `pixel_values`."
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         self.accumulate(y_true, y_pred, sample_weight)
@@ -124,7 +125,8 @@ class DepthAbsError(MaskedPixelMean):
     those pixels are skipped.
 
     Args:
-        name: str. Metric name. Defaults to `"depth_abs_error"`.
+        name: str. Metric name. Defaults to `"abs_error"` (Keras
+            prefixes the output name, e.g. `depth_abs_error`).
         dtype: str. Dtype of the state. Defaults to `None`.
 
     Example:
@@ -136,7 +138,7 @@ class DepthAbsError(MaskedPixelMean):
     0.5
     """
 
-    def __init__(self, name="depth_abs_error", dtype=None):
+    def __init__(self, name="abs_error", dtype=None):
         super().__init__(name=name, dtype=dtype)
 
     def pixel_values(self, y_true, y_pred):
@@ -153,7 +155,7 @@ class DepthRelError(MaskedPixelMean):
     Pixels whose true depth is NaN, infinite or not positive are skipped.
 
     Args:
-        name: str. Metric name. Defaults to `"depth_rel_error"`.
+        name: str. Metric name. Defaults to `"rel_error"`.
         dtype: str. Dtype of the state. Defaults to `None`.
 
     Example:
@@ -165,7 +167,7 @@ class DepthRelError(MaskedPixelMean):
     0.25
     """
 
-    def __init__(self, name="depth_rel_error", dtype=None):
+    def __init__(self, name="rel_error", dtype=None):
         super().__init__(name=name, dtype=dtype)
 
     def pixel_values(self, y_true, y_pred):

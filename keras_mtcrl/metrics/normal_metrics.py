@@ -56,8 +56,9 @@ class NormalAngleError(MaskedPixelMean):
         statistic: str. `"mean"` or `"median"`. Defaults to `"mean"`.
         bin_width: float. Histogram resolution in degrees. Defaults to
             `0.05`.
-        name: str. Metric name. Defaults to `None`:
-            `"normal_mean_angle"` or `"normal_median_angle"`.
+        name: str. Metric name. Defaults to `None`: `"mean_angle"` or
+            `"median_angle"` (Keras prefixes the output name, e.g.
+            `normal_mean_angle`).
         dtype: str. Dtype of the state. Defaults to `None`.
 
     Example:
@@ -74,21 +75,24 @@ class NormalAngleError(MaskedPixelMean):
     45.5
     """
 
-    def __init__(self, statistic="mean", bin_width=0.05, name=None,
-                 dtype=None):
+    def __init__(self, statistic="mean", bin_width=0.05, name=None, dtype=None):
         if statistic not in _STATISTICS:
-            raise ValueError(f"`statistic` must be one of {_STATISTICS}. "
-                             f"Received: statistic={statistic!r}")
+            raise ValueError(
+                f"`statistic` must be one of {_STATISTICS}. "
+                f"Received: statistic={statistic!r}"
+            )
         if not 0 < bin_width <= 180:
-            raise ValueError("`bin_width` must be in (0, 180] degrees. "
-                             f"Received: bin_width={bin_width}")
-        super().__init__(name=name or f"normal_{statistic}_angle",
-                         dtype=dtype)
+            raise ValueError(
+                "`bin_width` must be in (0, 180] degrees. "
+                f"Received: bin_width={bin_width}"
+            )
+        super().__init__(name=name or f"{statistic}_angle", dtype=dtype)
         self.statistic = statistic
         self.bin_width = float(bin_width)
         self.num_bins = math.ceil(180.0 / self.bin_width)
-        self.histogram = self.add_variable((self.num_bins,), "zeros",
-                                           name="histogram")
+        self.histogram = self.add_variable(
+            (self.num_bins,), "zeros", name="histogram"
+        )
 
     def pixel_values(self, y_true, y_pred):
         return normal_angles(y_true, y_pred)
@@ -97,11 +101,16 @@ class NormalAngleError(MaskedPixelMean):
         angles, weights = self.accumulate(y_true, y_pred, sample_weight)
         # A NaN prediction lands in the last bin: the worst error.
         angles = ops.where(ops.isfinite(angles), angles, 180.0)
-        bins = ops.clip(ops.cast(angles / self.bin_width, "int32"), 0,
-                        self.num_bins - 1)
-        self.histogram.assign_add(ops.segment_sum(
-            ops.reshape(weights, (-1,)), ops.reshape(bins, (-1,)),
-            num_segments=self.num_bins))
+        bins = ops.clip(
+            ops.cast(angles / self.bin_width, "int32"), 0, self.num_bins - 1
+        )
+        self.histogram.assign_add(
+            ops.segment_sum(
+                ops.reshape(weights, (-1,)),
+                ops.reshape(bins, (-1,)),
+                num_segments=self.num_bins,
+            )
+        )
 
     def result(self):
         if self.statistic == "mean":
@@ -116,8 +125,11 @@ class NormalAngleError(MaskedPixelMean):
         return ops.where(cumulative[-1] > 0, median, 0.0)
 
     def get_config(self):
-        return {**super().get_config(), "statistic": self.statistic,
-                "bin_width": self.bin_width}
+        return {
+            **super().get_config(),
+            "statistic": self.statistic,
+            "bin_width": self.bin_width,
+        }
 
 
 @keras_mtcrl_export
@@ -131,7 +143,7 @@ class NormalWithinAngle(MaskedPixelMean):
     Args:
         threshold: float. Angle in degrees; errors strictly below count.
         name: str. Metric name. Defaults to `None`:
-            `"normal_within_{threshold}"`, e.g. `"normal_within_11.25"`.
+            `"within_{threshold}"`, e.g. `"within_11.25"`.
         dtype: str. Dtype of the state. Defaults to `None`.
 
     Example:
@@ -140,15 +152,16 @@ class NormalWithinAngle(MaskedPixelMean):
     >>> m.update_state(ops.array([[0.0, 0.0, 1.0]] * 2),
     ...                ops.array([[0.0, 0.1, 1.0], [0.0, 1.0, 1.0]]))
     >>> m.name, float(m.result())
-    ('normal_within_11.25', 0.5)
+    ('within_11.25', 0.5)
     """
 
     def __init__(self, threshold, name=None, dtype=None):
         if not 0 < threshold <= 180:
-            raise ValueError("`threshold` must be in (0, 180] degrees. "
-                             f"Received: threshold={threshold}")
-        super().__init__(name=name or f"normal_within_{threshold:g}",
-                         dtype=dtype)
+            raise ValueError(
+                "`threshold` must be in (0, 180] degrees. "
+                f"Received: threshold={threshold}"
+            )
+        super().__init__(name=name or f"within_{threshold:g}", dtype=dtype)
         self.threshold = float(threshold)
 
     def pixel_values(self, y_true, y_pred):

@@ -26,7 +26,8 @@ def class_ids(y_true, y_pred):
     [[1, 1]]
     """
     if len(y_pred.shape) == len(y_true.shape) and (
-            y_true.shape[-1] == 1 and y_pred.shape[-1] != 1):
+        y_true.shape[-1] == 1 and y_pred.shape[-1] != 1
+    ):
         y_true = ops.squeeze(y_true, -1)
     if len(y_pred.shape) == len(y_true.shape) + 1:
         y_pred = ops.argmax(y_pred, axis=-1)
@@ -92,32 +93,41 @@ class SegmentationMeanIoU(keras.metrics.Metric):
     0.5
     """
 
-    def __init__(self, num_classes, ignore_index=-1, name="mean_iou",
-                 dtype=None):
+    def __init__(
+        self, num_classes, ignore_index=-1, name="mean_iou", dtype=None
+    ):
         super().__init__(name=name, dtype=dtype)
         if int(num_classes) < 1:
-            raise ValueError("`num_classes` must be a positive int. "
-                             f"Received: num_classes={num_classes}")
+            raise ValueError(
+                "`num_classes` must be a positive int. "
+                f"Received: num_classes={num_classes}"
+            )
         self.num_classes = int(num_classes)
         self.ignore_index = int(ignore_index)
         self.confusion = self.add_variable(
-            (self.num_classes, self.num_classes), "zeros", name="confusion")
+            (self.num_classes, self.num_classes), "zeros", name="confusion"
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = class_ids(y_true, y_pred)
         n = self.num_classes
-        valid = ((y_true != self.ignore_index) & (y_true >= 0)
-                 & (y_true < n))
+        valid = (y_true != self.ignore_index) & (y_true >= 0) & (y_true < n)
         weights = pixel_weights(valid, sample_weight, self.dtype)
         cell = ops.where(valid, y_true * n + ops.clip(y_pred, 0, n - 1), 0)
-        counts = ops.segment_sum(ops.reshape(weights, (-1,)),
-                                 ops.reshape(cell, (-1,)), num_segments=n * n)
+        counts = ops.segment_sum(
+            ops.reshape(weights, (-1,)),
+            ops.reshape(cell, (-1,)),
+            num_segments=n * n,
+        )
         self.confusion.assign_add(ops.reshape(counts, (n, n)))
 
     def result(self):
         hits = ops.diagonal(self.confusion)
-        union = (ops.sum(self.confusion, axis=0)
-                 + ops.sum(self.confusion, axis=1) - hits)
+        union = (
+            ops.sum(self.confusion, axis=0)
+            + ops.sum(self.confusion, axis=1)
+            - hits
+        )
         present = ops.cast(union > 0, self.dtype)
         iou = ops.divide_no_nan(hits, union)
         return ops.divide_no_nan(ops.sum(iou), ops.sum(present))
@@ -126,5 +136,8 @@ class SegmentationMeanIoU(keras.metrics.Metric):
         self.confusion.assign(ops.zeros(self.confusion.shape, self.dtype))
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes,
-                "ignore_index": self.ignore_index}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "ignore_index": self.ignore_index,
+        }

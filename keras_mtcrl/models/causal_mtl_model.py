@@ -43,6 +43,9 @@ class CausalMTLModel(MultiTaskModel):
     sample; set `InvariancePenalty(num_environments=...)`) or, when the
     input has none, from the other tasks' labels. Penalty statistics are
     summed across `tf.distribute` replicas. Works with `jit_compile=True`.
+    `loss_weighting=` and `gradient_method=` (keyword arguments of
+    `MultiTaskModel`) weight or combine the task losses; the penalties
+    are added on top.
 
     Args:
         encoder: `keras.layers.Layer` with a `num_modules` attribute and
@@ -147,6 +150,11 @@ class CausalMTLModel(MultiTaskModel):
 
     def extra_loss_trackers(self):
         return list(self.term_trackers.values())
+
+    def task_specific_variables(self):
+        """The graph's logits: row `t` is task `t`'s own, so gradient
+        methods leave them out of the shared parameters."""
+        return [self.graph.logits]
 
     # ---- The MT-CRL objective -----------------------------------------
     def needs_routed_gradients(self):

@@ -4,6 +4,9 @@ import keras
 import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
+from keras_mtcrl.gradients.lookup import get as get_gradient_method
+from keras_mtcrl.gradients.task_gradients import combine_gradients
+from keras_mtcrl.gradients.task_gradients import shared_mask
 from keras_mtcrl.layers.layer_utils import build_sublayer
 from keras_mtcrl.layers.shared_router import SharedRouter
 from keras_mtcrl.losses.replica_stats import cross_replica_sum
@@ -12,6 +15,7 @@ from keras_mtcrl.models import label_checks
 from keras_mtcrl.models.task_losses import masked_per_sample_loss
 from keras_mtcrl.models.task_losses import resolve_task_losses
 from keras_mtcrl.models.task_metrics import resolve_task_metrics
+from keras_mtcrl.weighting.lookup import get as get_loss_weighting
 
 serialize = keras.saving.serialize_keras_object
 deserialize = keras.saving.deserialize_keras_object
@@ -39,6 +43,14 @@ class MultiTaskModel(keras.Model):
     Each task's mean loss is logged as `loss_<task>`, its metrics as
     `<task>_<metric>`.
 
+    A `loss_weighting` sets how much each task's loss counts (the
+    objective becomes `sum_t lambda_t w_t R_t` plus any extra terms;
+    `lambda_t` is logged as `weight_<task>`). A `gradient_method` instead
+    combines the tasks' gradients of the shared parameters (those that
+    two tasks' losses reach): the step then takes one gradient per task.
+    Both can be combined; see `keras_mtcrl.weighting` and
+    `keras_mtcrl.gradients`.
+
     Args:
         encoder: `keras.layers.Layer`. The shared network.
         heads: dict of task name to head layer (e.g.
@@ -51,6 +63,12 @@ class MultiTaskModel(keras.Model):
         input_shape: tuple, dict of tuples, or None. Shape of one batch of
             inputs (batch axis included, may be None); given, the model is
             built at once. Defaults to `None` (built on first call).
+        loss_weighting: `keras_mtcrl.weighting.LossWeighting`, its name
+            (`"equal"`, `"uncertainty"`, `"dwa"`, `"gradnorm"`, `"rlw"`),
+            or None (plain weighted sum). Defaults to `None`.
+        gradient_method: `keras_mtcrl.gradients.GradientMethod`, its name
+            (`"pcgrad"`, `"cagrad"`, `"mgda"`, `"imtl"`), or None.
+            Defaults to `None`.
         **kwargs: base model keyword arguments (`name`, ...).
 
     Example:
@@ -77,6 +95,8 @@ class MultiTaskModel(keras.Model):
         router=None,
         environment_key="env",
         input_shape=None,
+        loss_weighting=None,
+        gradient_method=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -104,6 +124,14 @@ class MultiTaskModel(keras.Model):
             for task in self.task_names
         }
         self._metric_bank = _MetricBank({t: [] for t in self.task_names})
+        self.loss_weighting = get_loss_weighting(loss_weighting)
+        self.gradient_method = get_gradient_method(gradient_method)
+        self.weight_trackers = {}
+        if self.loss_weighting is not None:
+            self.weight_trackers = {
+                task: keras.metrics.Mean(name=f"weight_{task}")
+                for task in self.task_names
+            }
         if input_shape is not None:
             self.build(input_shape)
 
@@ -126,6 +154,8 @@ class MultiTaskModel(keras.Model):
         routed_shapes = build_sublayer(self.router, modules_shape)
         for task in self.task_names:
             build_sublayer(self.heads[task], routed_shapes[task])
+        if self.loss_weighting is not None and not self.loss_weighting.built:
+            self.loss_weighting.build((len(self.task_names),))
         self.built = True
 
     def call(self, inputs, training=None):
@@ -163,7 +193,9 @@ class MultiTaskModel(keras.Model):
         self._loss_weights = self._resolve_loss_weights(loss_weights)
         # Made after build: kept in a holder that Keras' attribute
         # tracking (locked once a model is built) does not look into.
-        self._metric_bank = _MetricBank(resolve_task_metrics(metrics, self.heads))
+        self._metric_bank = _MetricBank(
+            resolve_task_metrics(metrics, self.heads)
+        )
         super().compile(optimizer=optimizer, **kwargs)
         self._compile_args = dict(
             optimizer=optimizer,
@@ -218,6 +250,7 @@ class MultiTaskModel(keras.Model):
             metrics.append(self._loss_tracker)
         metrics.extend(self.task_loss_trackers.values())
         metrics.extend(self.extra_loss_trackers())
+        metrics.extend(self.weight_trackers.values())
         for task in self.task_names:
             metrics.extend(self.task_metrics[task])
         return metrics
@@ -230,6 +263,11 @@ class MultiTaskModel(keras.Model):
     def needs_routed_gradients(self):
         """Whether `objective_terms` needs per-sample dL/d(routed input)."""
         return False
+
+    def task_specific_variables(self):
+        """Variables a gradient method treats as task-specific even though
+        several tasks' losses reach them (none here)."""
+        return []
 
     def objective_terms(self, forward, labels, environment, training):
         """Extra terms of the objective.
@@ -310,6 +348,20 @@ class MultiTaskModel(keras.Model):
         shares add up to the global-batch objective); `logged` holds the
         global-batch value of every term for the trackers.
         """
+        parts = self.objective_parts(inputs, labels, sample_weight, training)
+        loss = 0.0
+        for addend in parts["task_addends"] + parts["other_addends"]:
+            loss += addend
+        return loss, parts["logged"], parts["forward"]
+
+    def objective_parts(self, inputs, labels, sample_weight, training):
+        """The objective's parts, as the training step needs them.
+
+        Returns a dict with `task_shares` (task -> this replica's share of
+        `w_t R_t`), `task_weights` (`(T,)` loss-weighting weights, or
+        None), `task_addends` (the shares times the weights),
+        `other_addends` (extra terms' shares), `logged` and `forward`.
+        """
         forward = self.forward(inputs, labels, sample_weight, training)
         per_sample = forward["per_sample"]
         sums = {t: tf.reduce_sum(per_sample[t][0]) for t in self.task_names}
@@ -317,14 +369,41 @@ class MultiTaskModel(keras.Model):
         global_sums, global_counts = cross_replica_sum(
             ({t: tf.stop_gradient(s) for t, s in sums.items()}, counts)
         )
-        loss, logged_total, logged = 0.0, 0.0, {}
+        shares, logged = {}, {}
         for task in self.task_names:
             count = tf.maximum(global_counts[task], 1.0)
-            weight = self._loss_weights[task]
-            loss += weight * sums[task] / count
+            shares[task] = self._loss_weights[task] * sums[task] / count
             logged[f"loss_{task}"] = global_sums[task] / count
-            logged_total += weight * logged[f"loss_{task}"]
         replicas = float(num_replicas())
+        task_weights, task_addends, other_addends = None, [], []
+        if self.loss_weighting is None:
+            task_addends = [shares[t] for t in self.task_names]
+            logged_total = 0.0
+            for task in self.task_names:
+                logged_total += self._loss_weights[task] * logged[
+                    f"loss_{task}"
+                ]
+        else:
+            task_weights = self.loss_weighting(
+                tf.stack([logged[f"loss_{t}"] for t in self.task_names]),
+                step=self.optimizer.iterations if self.optimizer else 0,
+                training=training,
+            )
+            logged_total = 0.0
+            for index, task in enumerate(self.task_names):
+                task_addends.append(task_weights[index] * shares[task])
+                logged_total += (
+                    tf.stop_gradient(task_weights[index])
+                    * self._loss_weights[task]
+                    * logged[f"loss_{task}"]
+                )
+                logged[f"weight_{task}"] = tf.stop_gradient(
+                    task_weights[index]
+                )
+            regularization = self.loss_weighting.regularization()
+            if regularization is not None:
+                other_addends.append(regularization / replicas)
+                logged_total += tf.stop_gradient(regularization)
         terms = self.objective_terms(
             forward, labels, forward["environment"], training
         )
@@ -333,11 +412,20 @@ class MultiTaskModel(keras.Model):
             # (see `replica_stats`), so it enters each replica's loss whole;
             # a per-replica value (or one without batch dependence) is
             # averaged over replicas like Keras' own losses.
-            loss += weight * (value if is_global else value / replicas)
+            other_addends.append(
+                weight * (value if is_global else value / replicas)
+            )
             logged[name] = tf.stop_gradient(value)
             logged_total += weight * logged[name]
         logged["loss"] = logged_total
-        return loss, logged, forward
+        return {
+            "task_shares": shares,
+            "task_weights": task_weights,
+            "task_addends": task_addends,
+            "other_addends": other_addends,
+            "logged": logged,
+            "forward": forward,
+        }
 
     # ---- Steps --------------------------------------------------------
     def _unpack(self, data):
@@ -345,6 +433,10 @@ class MultiTaskModel(keras.Model):
         return x, label_checks.labels_as_dict(y, self.task_names), sample_weight
 
     def train_step(self, data):
+        if self.gradient_method is not None or getattr(
+            self.loss_weighting, "needs_task_gradients", False
+        ):
+            return self._per_task_gradient_step(data)
         x, y, sample_weight = self._unpack(data)
         with tf.GradientTape() as tape:
             loss, logged, forward = self.compute_objective(
@@ -354,7 +446,73 @@ class MultiTaskModel(keras.Model):
         variables = self.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
+        if self.loss_weighting is not None:
+            self.loss_weighting.after_step()
         return self._update_metrics(logged, forward)
+
+    def _per_task_gradient_step(self, data):
+        """Training step with one gradient per task (gradient methods,
+        GradNorm); see `keras_mtcrl.gradients.task_gradients`."""
+        x, y, sample_weight = self._unpack(data)
+        scale = self.optimizer.scale_loss
+        with tf.GradientTape(persistent=True) as tape:
+            parts = self.objective_parts(x, y, sample_weight, training=True)
+            task_losses = [
+                scale(parts["task_shares"][t]) for t in self.task_names
+            ]
+            rest = 0.0
+            weights = parts["task_weights"]
+            if weights is not None:
+                # Gradient into the weighting's own variables only.
+                for index, task in enumerate(self.task_names):
+                    rest += weights[index] * tf.stop_gradient(
+                        parts["task_shares"][task]
+                    )
+            for addend in parts["other_addends"]:
+                rest += addend
+            rest = scale(rest)
+        variables = self.trainable_variables
+        task_grads = [tape.gradient(loss, variables) for loss in task_losses]
+        rest_grads = tape.gradient(rest, variables)
+        del tape
+        if weights is None:
+            weights = tf.ones((len(self.task_names),), "float32")
+        mask = shared_mask(
+            task_grads, variables, self.task_specific_variables()
+        )
+        gradients, norms = combine_gradients(
+            task_grads,
+            rest_grads,
+            variables,
+            weights,
+            self.gradient_method,
+            self.optimizer.iterations,
+            mask,
+        )
+        logged = parts["logged"]
+        if self.loss_weighting is not None:
+            losses = tf.stack([logged[f"loss_{t}"] for t in self.task_names])
+            replicas = float(num_replicas())
+            positions = {id(v): i for i, v in enumerate(variables)}
+            for grad, variable in self.loss_weighting.auxiliary_gradients(
+                losses, norms
+            ):
+                i = positions[id(variable)]
+                extra = grad / replicas
+                gradients[i] = (
+                    extra if gradients[i] is None else gradients[i] + extra
+                )
+        # A non-finite update (e.g. a failed MGDA solve under XLA, which
+        # cannot raise) makes the logged loss NaN at once.
+        finite_check = tf.add_n(
+            [tf.reduce_sum(g) for g in gradients if g is not None]
+            or [tf.constant(0.0)]
+        )
+        logged["loss"] = logged["loss"] + 0.0 * tf.cast(finite_check, "float32")
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        if self.loss_weighting is not None:
+            self.loss_weighting.after_step()
+        return self._update_metrics(logged, parts["forward"])
 
     def test_step(self, data):
         x, y, sample_weight = self._unpack(data)
@@ -369,6 +527,8 @@ class MultiTaskModel(keras.Model):
             self.task_loss_trackers[task].update_state(logged[f"loss_{task}"])
         for tracker in self.extra_loss_trackers():
             tracker.update_state(logged[tracker.name])
+        for tracker in self.weight_trackers.values():
+            tracker.update_state(logged[tracker.name])
         for task in self.task_names:
             _, _, mask, safe = forward["per_sample"][task]
             prediction = forward["predictions"][task]
@@ -376,9 +536,28 @@ class MultiTaskModel(keras.Model):
                 metric.update_state(safe, prediction, sample_weight=mask)
         return self.get_metrics_result()
 
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, plus the loss weighting's epoch callback.
+
+        A weighting that reads each epoch's mean task losses (DWA) gets
+        them through a callback added first to `callbacks` (so that
+        `BackupAndRestore` saves the updated state).
+        """
+        recorder = None
+        if self.loss_weighting is not None:
+            recorder = self.loss_weighting.epoch_callback(self.task_names)
+        if recorder is not None:
+            if len(args) > 5:
+                args = list(args)
+                args[5] = [recorder] + list(args[5] or [])
+            else:
+                callbacks = kwargs.get("callbacks")
+                kwargs["callbacks"] = [recorder] + list(callbacks or [])
+        return super().fit(*args, **kwargs)
+
     # ---- Serialization ------------------------------------------------
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "encoder": serialize(self.encoder),
@@ -387,6 +566,12 @@ class MultiTaskModel(keras.Model):
             "environment_key": self.environment_key,
             "input_shape": self._input_shape_arg,
         }
+        # Only when set, so existing configs are unchanged.
+        if self.loss_weighting is not None:
+            config["loss_weighting"] = serialize(self.loss_weighting)
+        if self.gradient_method is not None:
+            config["gradient_method"] = serialize(self.gradient_method)
+        return config
 
     @classmethod
     def from_config(cls, config):

@@ -23,7 +23,8 @@ _BUILDINGS = ("allensville", "beechwood", "coffeen")
 # 0x0200 and the endian mark, in the HDF5 user block.
 _MAT_HEADER = (
     b"MATLAB 7.3 MAT-file, written by keras_mtcrl test fixtures".ljust(116)
-    + b" " * 8 + b"\x00\x02IM"
+    + b" " * 8
+    + b"\x00\x02IM"
 )
 
 
@@ -47,8 +48,9 @@ def write_png(path, array):
     """
     array = np.asarray(array)
     if array.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"PNG pixels must be uint8 or uint16, not "
-                         f"{array.dtype}.")
+        raise ValueError(
+            f"PNG pixels must be uint8 or uint16, not {array.dtype}."
+        )
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = array[..., None] if array.ndim == 2 else array
@@ -62,8 +64,9 @@ def _random_normals(rng, shape):
     return normals / np.linalg.norm(normals, axis=-1, keepdims=True)
 
 
-def write_nyuv2_npy(root, scenes=None, image_size=(12, 16), seed=0,
-                    scenes_csv=True):
+def write_nyuv2_npy(
+    root, scenes=None, image_size=(12, 16), seed=0, scenes_csv=True
+):
     """Writes the preprocessed NYUv2 multi-task layout.
 
     `ROOT/{train,val}/{image,label,depth,normal}/N.npy`: image float32
@@ -102,8 +105,9 @@ def write_nyuv2_npy(root, scenes=None, image_size=(12, 16), seed=0,
         for i in range(len(names)):
             missing = rng.random(shape) < 0.1
             depth = np.where(missing, 0.0, rng.uniform(0.5, 10.0, shape))
-            normal = np.where(missing[..., None], 0.0,
-                              _random_normals(rng, shape))
+            normal = np.where(
+                missing[..., None], 0.0, _random_normals(rng, shape)
+            )
             arrays = {
                 "image": rng.random(shape + (3,)),
                 "label": rng.integers(-1, 13, shape).astype("float32"),
@@ -111,8 +115,9 @@ def write_nyuv2_npy(root, scenes=None, image_size=(12, 16), seed=0,
                 "normal": normal,
             }
             for kind, array in arrays.items():
-                np.save(root / split / kind / f"{i}.npy",
-                        array.astype("float32"))
+                np.save(
+                    root / split / kind / f"{i}.npy", array.astype("float32")
+                )
         if scenes_csv:
             with open(root / split / "scenes.csv", "w", newline="") as f:
                 writer = csv.writer(f)
@@ -132,7 +137,8 @@ def _write_matlab_strings(file, name, strings):
         char.attrs["MATLAB_class"] = np.bytes_("char")
         handles.append(char.ref)
     cell = file.create_dataset(
-        name, data=np.array([handles], dtype=h5py.ref_dtype))
+        name, data=np.array([handles], dtype=h5py.ref_dtype)
+    )
     cell.attrs["MATLAB_class"] = np.bytes_("cell")
 
 
@@ -165,19 +171,30 @@ def write_nyuv2_mat(path, scene_types=None, image_size=(12, 16), seed=0):
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    scene_types = tuple(scene_types or ("kitchen", "kitchen", "bedroom",
-                                        "bedroom", "office", "bathroom"))
+    scene_types = tuple(
+        scene_types
+        or ("kitchen", "kitchen", "bedroom", "bedroom", "office", "bathroom")
+    )
     rng = np.random.default_rng(seed)
     n, (height, width) = len(scene_types), image_size
     with h5py.File(path, "w", userblock_size=512) as f:
-        f.create_dataset("images", data=rng.integers(
-            0, 256, (n, 3, width, height), dtype="uint8"))
-        f.create_dataset("depths", data=rng.uniform(
-            0.5, 10.0, (n, width, height)).astype("float32"))
-        f.create_dataset("labels", data=rng.integers(
-            0, 895, (n, width, height), dtype="uint16"))
-        for key, cls in (("images", "uint8"), ("depths", "single"),
-                         ("labels", "uint16")):
+        f.create_dataset(
+            "images",
+            data=rng.integers(0, 256, (n, 3, width, height), dtype="uint8"),
+        )
+        f.create_dataset(
+            "depths",
+            data=rng.uniform(0.5, 10.0, (n, width, height)).astype("float32"),
+        )
+        f.create_dataset(
+            "labels",
+            data=rng.integers(0, 895, (n, width, height), dtype="uint16"),
+        )
+        for key, cls in (
+            ("images", "uint8"),
+            ("depths", "single"),
+            ("labels", "uint16"),
+        ):
             f[key].attrs["MATLAB_class"] = np.bytes_(cls)
         _write_matlab_strings(f, "sceneTypes", scene_types)
     with open(path, "r+b") as f:
@@ -185,8 +202,9 @@ def write_nyuv2_mat(path, scene_types=None, image_size=(12, 16), seed=0):
     return path
 
 
-def write_cityscapes(root, cities=None, frames_per_city=2,
-                     image_size=(8, 16), seed=0):
+def write_cityscapes(
+    root, cities=None, frames_per_city=2, image_size=(8, 16), seed=0
+):
     """Writes the CityScapes layout: leftImg8bit, gtFine, disparity.
 
     Files are `ROOT/leftImg8bit/{split}/{city}/{city}_{seq}_{frame}_
@@ -222,17 +240,21 @@ def write_cityscapes(root, cities=None, frames_per_city=2,
                 folder = f"{split}/{city}/{stem}"
                 disparity = rng.integers(1, 30000, shape, dtype="uint16")
                 disparity[rng.random(shape) < 0.1] = 0
-                write_png(root / f"leftImg8bit/{folder}_leftImg8bit.png",
-                          rng.integers(0, 256, shape + (3,), dtype="uint8"))
-                write_png(root / f"gtFine/{folder}_gtFine_labelIds.png",
-                          rng.integers(0, 34, shape, dtype="uint8"))
-                write_png(root / f"disparity/{folder}_disparity.png",
-                          disparity)
+                write_png(
+                    root / f"leftImg8bit/{folder}_leftImg8bit.png",
+                    rng.integers(0, 256, shape + (3,), dtype="uint8"),
+                )
+                write_png(
+                    root / f"gtFine/{folder}_gtFine_labelIds.png",
+                    rng.integers(0, 34, shape, dtype="uint8"),
+                )
+                write_png(root / f"disparity/{folder}_disparity.png", disparity)
     return root
 
 
-def write_taskonomy(root, buildings=_BUILDINGS, points_per_building=3,
-                    image_size=(8, 8), seed=0):
+def write_taskonomy(
+    root, buildings=_BUILDINGS, points_per_building=3, image_size=(8, 8), seed=0
+):
     """Writes the Taskonomy layout: rgb, depth_zbuffer, normal, segments.
 
     Files are `ROOT/{building}/{domain}/point_{i}_view_{j}_domain_
@@ -273,8 +295,7 @@ def write_taskonomy(root, buildings=_BUILDINGS, points_per_building=3,
                 "rgb": rng.integers(0, 256, shape + (3,), dtype="uint8"),
                 "depth_zbuffer": depth,
                 "normal": normal.astype("uint8"),
-                "segment_semantic": rng.integers(0, 18, shape,
-                                                 dtype="uint8"),
+                "segment_semantic": rng.integers(0, 18, shape, dtype="uint8"),
             }
             for domain, array in arrays.items():
                 name = f"point_{point}_view_{point % 2}_domain_{domain}.png"

@@ -7,12 +7,10 @@ from keras_mtcrl.datasets import dense_pipeline as dp
 
 def _position_example(height=6, width=8):
     """An example whose labels encode each pixel's (row, col) position."""
-    rows, cols = np.meshgrid(np.arange(height), np.arange(width),
-                             indexing="ij")
+    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
     image = np.stack([rows, cols, np.zeros_like(rows)], -1) / 10.0
     normal = np.broadcast_to([0.6, 0.0, 0.8], (height, width, 3))
-    features = {"image": tf.constant(image, tf.float32),
-                "env": tf.constant(3)}
+    features = {"image": tf.constant(image, tf.float32), "env": tf.constant(3)}
     labels = {
         "segmentation": tf.constant(rows * width + cols, tf.int32),
         "depth": tf.constant((rows * width + cols)[..., None], tf.float32),
@@ -32,7 +30,8 @@ def test_dense_task_specs():
     specs = dp.dense_task_specs(("normal", "segmentation"), 13)
     assert [(s.name, s.kind, s.units, s.dense) for s in specs] == [
         ("normal", "regression", 3, True),
-        ("segmentation", "multiclass", 13, True)]
+        ("segmentation", "multiclass", 13, True),
+    ]
     for bad in ((), ("depth", "depth"), ("edges",)):
         with pytest.raises(ValueError, match="`tasks` must be distinct"):
             dp.dense_task_specs(bad, 13)
@@ -44,14 +43,22 @@ def test_split_by_environment_counts_and_envs():
     envs = ["a"] * 10 + ["b"] * 10 + ["c"] * 4 + ["d"] * 3
     split = dp.split_by_environment(envs, ["c", "d"], eval_fraction=0.1)
     sizes = {k: len(v) for k, v in split.indices.items()}
-    assert sizes == {"train": 16, "validation": 2, "test": 2,
-                     "validation_shifted": 4, "test_shifted": 3}
+    assert sizes == {
+        "train": 16,
+        "validation": 2,
+        "test": 2,
+        "validation_shifted": 4,
+        "test_shifted": 3,
+    }
     every = np.concatenate(list(split.indices.values()))
     assert sorted(every.tolist()) == list(range(len(envs)))
     assert split.vocabulary == ("a", "b", "c", "d")
     assert split.ids.dtype == np.int32
-    shifted_ids = split.ids[np.concatenate(
-        [split.indices["validation_shifted"], split.indices["test_shifted"]])]
+    shifted_ids = split.ids[
+        np.concatenate(
+            [split.indices["validation_shifted"], split.indices["test_shifted"]]
+        )
+    ]
     assert set(shifted_ids.tolist()) == {2, 3}
     assert set(split.ids[split.indices["train"]].tolist()) == {0, 1}
 
@@ -62,17 +69,19 @@ def test_split_by_environment_default_and_seed():
     assert split.shifted == ("e6", "e7")
     again = dp.split_by_environment(envs, seed=0)
     other = dp.split_by_environment(envs, seed=1)
-    np.testing.assert_array_equal(again.indices["test"],
-                                  split.indices["test"])
+    np.testing.assert_array_equal(again.indices["test"], split.indices["test"])
     assert not np.array_equal(other.indices["test"], split.indices["test"])
 
 
-@pytest.mark.parametrize("envs, shifted, fraction, message", [
-    (["a", "a"], None, 0.1, "at least two environments"),
-    (["a", "b"], ["z"], 0.1, "unknown: \\['z'\\]"),
-    (["a", "b"], ["a", "b"], 0.1, "some, not all"),
-    (["a", "b"], ["b"], 0.5, "eval_fraction"),
-])
+@pytest.mark.parametrize(
+    "envs, shifted, fraction, message",
+    [
+        (["a", "a"], None, 0.1, "at least two environments"),
+        (["a", "b"], ["z"], 0.1, "unknown: \\['z'\\]"),
+        (["a", "b"], ["a", "b"], 0.1, "some, not all"),
+        (["a", "b"], ["b"], 0.5, "eval_fraction"),
+    ],
+)
 def test_split_by_environment_errors(envs, shifted, fraction, message):
     with pytest.raises(ValueError, match=message):
         dp.split_by_environment(envs, shifted, fraction)
@@ -81,8 +90,9 @@ def test_split_by_environment_errors(envs, shifted, fraction, message):
 def test_missing_values_and_unit_normals():
     depth = dp.missing_depth_to_nan(tf.constant([0.0, -1.0, np.inf, 3.0]))
     assert np.isnan(depth.numpy()[:3]).all() and depth.numpy()[3] == 3.0
-    normals = dp.unit_normals(tf.constant(
-        [[3.0, 0.0, 4.0], [0.004, 0.004, 0.004], [0.0, 0.0, 0.0]]))
+    normals = dp.unit_normals(
+        tf.constant([[3.0, 0.0, 4.0], [0.004, 0.004, 0.004], [0.0, 0.0, 0.0]])
+    )
     np.testing.assert_allclose(normals.numpy()[0], [0.6, 0.0, 0.8])
     assert np.isnan(normals.numpy()[1:]).all()
 
@@ -128,12 +138,14 @@ def test_pipeline_training_augments_consistently():
         is_flipped = cols[0] > cols[-1]
         flipped += is_flipped
         assert lab["normal"].numpy()[0, 0, 0] == pytest.approx(
-            -0.6 if is_flipped else 0.6)
+            -0.6 if is_flipped else 0.6
+        )
     assert 0 < flipped < 16
     corners = [int(lab["segmentation"][0, 0]) for _, lab in first]
     assert len(set(corners)) > 1
-    again = [int(lab["segmentation"][0, 0]) for _, lab in
-             pipe(ds, training=True)]
+    again = [
+        int(lab["segmentation"][0, 0]) for _, lab in pipe(ds, training=True)
+    ]
     assert again == corners  # Same seed, fresh pipeline: same draws.
     epoch2 = [int(lab["segmentation"][0, 0]) for _, lab in out]
     assert epoch2 != corners  # Each iteration draws anew.
@@ -143,8 +155,9 @@ def test_pipeline_eval_center_crop_and_normalize():
     ds = tf.data.Dataset.from_tensors(_position_example())
     pipe = dp.DensePipeline(crop_size=(2, 4), flip=True, mean=0.1, std=0.5)
     f, lab = next(iter(pipe(ds, training=False)))
-    np.testing.assert_array_equal(lab["segmentation"].numpy(),
-                                  [[18, 19, 20, 21], [26, 27, 28, 29]])
+    np.testing.assert_array_equal(
+        lab["segmentation"].numpy(), [[18, 19, 20, 21], [26, 27, 28, 29]]
+    )
     assert f["image"].numpy()[0, 0, 0] == pytest.approx((0.2 - 0.1) / 0.5)
 
 
@@ -160,9 +173,11 @@ def test_pipeline_argument_errors():
     with pytest.raises(ValueError, match="crop_size=\\(10, 10\\)"):
         dp.DensePipeline(crop_size=(10, 10))(ds)
     unknown = tf.data.Dataset.from_generator(
-        lambda: iter([example]), output_signature=tf.nest.map_structure(
-            lambda t: tf.TensorSpec([None] * t.shape.rank, t.dtype),
-            example))
+        lambda: iter([example]),
+        output_signature=tf.nest.map_structure(
+            lambda t: tf.TensorSpec([None] * t.shape.rank, t.dtype), example
+        ),
+    )
     small = dp.DensePipeline(crop_size=(10, 10))(unknown)
     with pytest.raises(tf.errors.InvalidArgumentError, match="crop_size"):
         next(iter(small))
@@ -172,7 +187,8 @@ def test_assert_same_size_names_the_file():
     features, labels = _position_example()
     labels["depth"] = labels["depth"][:3]
     ds = tf.data.Dataset.from_tensors((features, labels)).map(
-        lambda f, lab: dp.assert_same_size(f, lab, tf.constant("x/7.npy")))
+        lambda f, lab: dp.assert_same_size(f, lab, tf.constant("x/7.npy"))
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match="x/7.npy"):
         next(iter(ds))
 
@@ -182,7 +198,11 @@ def test_assemble_dense_data_augments_train_only():
     pipe = dp.DensePipeline(crop_size=(4, 4), flip=True)
     data = dp.assemble_dense_data(
         {"train": (ds, 1), "test": (ds, 1)},
-        dp.dense_task_specs(("depth",), 1), 2, pipe, "d")
+        dp.dense_task_specs(("depth",), 1),
+        2,
+        pipe,
+        "d",
+    )
     assert data.sizes == {"train": 1, "test": 1}
     assert data.num_environments == 2 and data.description == "d"
     _, lab = next(iter(data.split("test")))
@@ -199,11 +219,19 @@ def test_real_frame_through_pipeline():
     image = left.astype("float32") / 255.0
     gray = image.mean(-1)
     features = {"image": tf.constant(image)}
-    labels = {"segmentation": tf.constant(gray > 0.5, tf.int32),
-              "depth": dp.missing_depth_to_nan(disparity[..., None])}
+    labels = {
+        "segmentation": tf.constant(gray > 0.5, tf.int32),
+        "depth": dp.missing_depth_to_nan(disparity[..., None]),
+    }
     ds = tf.data.Dataset.from_tensors((features, labels)).repeat(4)
-    pipe = dp.DensePipeline(image_size=(250, 370), crop_size=(192, 320),
-                            flip=True, mean=0.5, std=0.25, seed=1)
+    pipe = dp.DensePipeline(
+        image_size=(250, 370),
+        crop_size=(192, 320),
+        flip=True,
+        mean=0.5,
+        std=0.25,
+        seed=1,
+    )
     for f, lab in pipe(ds, training=True):
         assert f["image"].shape == (192, 320, 3)
         assert lab["segmentation"].shape == (192, 320)

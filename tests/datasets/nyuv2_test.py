@@ -19,17 +19,27 @@ def _all(dataset):
 
 def test_npy_layout_splits_by_scene(tmp_path):
     root = dense_fixtures.write_nyuv2_npy(tmp_path)
-    data = build_nyuv2(root, shifted_scenes=["office", "bathroom"],
-                       eval_fraction=0.2)
-    assert data.sizes == {"train": 3, "validation": 1, "test": 1,
-                          "validation_shifted": 2, "test_shifted": 1}
+    data = build_nyuv2(
+        root, shifted_scenes=["office", "bathroom"], eval_fraction=0.2
+    )
+    assert data.sizes == {
+        "train": 3,
+        "validation": 1,
+        "test": 1,
+        "validation_shifted": 2,
+        "test_shifted": 1,
+    }
     assert data.num_environments == 4
     assert [t.units for t in data.tasks] == [13, 1, 3]
     shifted = _all(data.split("validation_shifted")) + _all(
-        data.split("test_shifted"))
+        data.split("test_shifted")
+    )
     assert sorted(int(f["env"]) for f, _ in shifted) == [0, 3, 3]
-    inside = [int(f["env"]) for name in ("train", "validation", "test")
-              for f, _ in data.split(name)]
+    inside = [
+        int(f["env"])
+        for name in ("train", "validation", "test")
+        for f, _ in data.split(name)
+    ]
     assert sorted(inside) == [1, 1, 2, 2, 2]
     for features, labels in data.split("train"):
         assert features["image"].shape == (12, 16, 3)
@@ -43,29 +53,36 @@ def test_npy_layout_splits_by_scene(tmp_path):
 
 def test_npy_values_and_missing(tmp_path):
     root = dense_fixtures.write_nyuv2_npy(
-        tmp_path, scenes={"train": ["a", "a"], "val": ["b"]})
+        tmp_path, scenes={"train": ["a", "a"], "val": ["b"]}
+    )
     data = build_nyuv2(root, shifted_scenes=["b"], eval_fraction=0.0)
     _, labels = next(iter(data.split("train")))
     depth_file = np.load(root / "train" / "depth" / "0.npy")
     depth = labels["depth"].numpy()
     np.testing.assert_array_equal(np.isnan(depth), depth_file == 0)
-    np.testing.assert_allclose(depth[depth_file > 0], depth_file[
-        depth_file > 0])
+    np.testing.assert_allclose(
+        depth[depth_file > 0], depth_file[depth_file > 0]
+    )
     normal = labels["normal"].numpy()
-    np.testing.assert_array_equal(np.isnan(normal[..., 0]),
-                                  depth_file[..., 0] == 0)
+    np.testing.assert_array_equal(
+        np.isnan(normal[..., 0]), depth_file[..., 0] == 0
+    )
     label_file = np.load(root / "train" / "label" / "0.npy")
-    np.testing.assert_array_equal(labels["segmentation"].numpy(),
-                                  label_file.astype(int))
+    np.testing.assert_array_equal(
+        labels["segmentation"].numpy(), label_file.astype(int)
+    )
 
 
 def test_npy_uint8_image_is_scaled(tmp_path):
     root = dense_fixtures.write_nyuv2_npy(
-        tmp_path, scenes={"train": ["a"], "val": ["b"]})
-    np.save(root / "train" / "image" / "0.npy",
-            np.full((12, 16, 3), 255, "uint8"))
-    data = build_nyuv2(root, tasks=["depth"], shifted_scenes=["b"],
-                       eval_fraction=0.0)
+        tmp_path, scenes={"train": ["a"], "val": ["b"]}
+    )
+    np.save(
+        root / "train" / "image" / "0.npy", np.full((12, 16, 3), 255, "uint8")
+    )
+    data = build_nyuv2(
+        root, tasks=["depth"], shifted_scenes=["b"], eval_fraction=0.0
+    )
     features, labels = next(iter(data.split("train")))
     assert float(features["image"][0, 0, 0]) == 1.0
     assert list(labels) == ["depth"]
@@ -76,8 +93,7 @@ def test_npy_without_scenes_uses_official_val(tmp_path):
     with pytest.warns(UserWarning, match="no environment ids"):
         data = build_nyuv2(root, eval_fraction=0.2)
     assert data.num_environments == 0
-    assert data.sizes["validation_shifted"] + data.sizes[
-        "test_shifted"] == 3
+    assert data.sizes["validation_shifted"] + data.sizes["test_shifted"] == 3
     assert data.sizes["train"] == 3
     features, _ = next(iter(data.split("train")))
     assert "env" not in features
@@ -87,8 +103,11 @@ def test_npy_without_scenes_uses_official_val(tmp_path):
 
 def test_npy_pipeline_resizes_every_split(tmp_path):
     root = dense_fixtures.write_nyuv2_npy(tmp_path)
-    data = build_nyuv2(root, shifted_scenes=["office"],
-                       pipeline=DensePipeline(image_size=(6, 8), flip=True))
+    data = build_nyuv2(
+        root,
+        shifted_scenes=["office"],
+        pipeline=DensePipeline(image_size=(6, 8), flip=True),
+    )
     for name in data.splits:
         spec = data.split(name).element_spec
         assert spec[0]["image"].shape == (6, 8, 3)
@@ -118,19 +137,24 @@ def test_npy_scenes_csv_must_cover_every_index(tmp_path):
 
 def test_npy_size_mismatch_names_the_file(tmp_path):
     root = dense_fixtures.write_nyuv2_npy(
-        tmp_path, scenes={"train": ["a"], "val": ["b"]})
+        tmp_path, scenes={"train": ["a"], "val": ["b"]}
+    )
     np.save(root / "train" / "depth" / "0.npy", np.ones((6, 8, 1), "f4"))
     data = build_nyuv2(root, shifted_scenes=["b"], eval_fraction=0.0)
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match="train/image/0.npy"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="train/image/0.npy"
+    ):
         next(iter(data.split("train")))
 
 
 def test_mat_file_orientation_labels_and_scenes(tmp_path):
     path = dense_fixtures.write_nyuv2_mat(tmp_path / "nyu.mat")
-    data = build_nyuv2(path, tasks=("segmentation", "depth"),
-                       shifted_scenes=["office", "bathroom"],
-                       eval_fraction=0.0)
+    data = build_nyuv2(
+        path,
+        tasks=("segmentation", "depth"),
+        shifted_scenes=["office", "bathroom"],
+        eval_fraction=0.0,
+    )
     assert data.sizes["train"] == 4 and data.num_environments == 4
     assert data.tasks[0].units == NYUV2_RAW_CLASSES
     assert {int(f["env"]) for f, _ in data.split("train")} == {1, 2}
@@ -151,8 +175,13 @@ def test_mat_file_orientation_labels_and_scenes(tmp_path):
 def test_mat_class_mapping(tmp_path):
     path = dense_fixtures.write_nyuv2_mat(tmp_path / "nyu.mat")
     mapping = np.arange(NYUV2_RAW_CLASSES) % 40 + 1  # 894 entries.
-    data = build_nyuv2(path, tasks=["segmentation"], class_mapping=mapping,
-                       shifted_scenes=["office"], eval_fraction=0.0)
+    data = build_nyuv2(
+        path,
+        tasks=["segmentation"],
+        class_mapping=mapping,
+        shifted_scenes=["office"],
+        eval_fraction=0.0,
+    )
     assert data.tasks[0].units == 40
     _, labels = next(iter(data.split("train")))
     with h5py.File(path, "r") as f:

@@ -18,10 +18,16 @@ def _colour_matches_class(scenes):
 
 
 def test_splits_shapes_ranges_and_environments():
-    data = build_synthetic_scenes(10, 4, image_size=16,
-                                  correlations=(0.9, 0.8, 0.7))
-    assert data.sizes == {"train": 10, "validation": 4, "test": 4,
-                          "validation_shifted": 4, "test_shifted": 4}
+    data = build_synthetic_scenes(
+        10, 4, image_size=16, correlations=(0.9, 0.8, 0.7)
+    )
+    assert data.sizes == {
+        "train": 10,
+        "validation": 4,
+        "test": 4,
+        "validation_shifted": 4,
+        "test_shifted": 4,
+    }
     assert data.num_environments == 4
     assert [t.units for t in data.tasks] == [4, 1, 3]
     assert all(t.dense for t in data.tasks)
@@ -37,14 +43,14 @@ def test_splits_shapes_ranges_and_environments():
 
 
 def test_render_values_are_consistent():
-    scenes = render_scenes(50, 0.5, image_size=24,
-                           rng=np.random.default_rng(3))
+    scenes = render_scenes(50, 0.5, image_size=24, rng=np.random.default_rng(3))
     image, depth = scenes["image"], scenes["depth"][..., 0]
     assert 0.0 <= image.min() and image.max() <= 1.0
     seg = scenes["segmentation"]
     assert set(np.unique(seg)) == set(range(len(SYNTHETIC_SCENE_CLASSES)))
     np.testing.assert_allclose(
-        np.linalg.norm(scenes["normal"], axis=-1), 1.0, atol=1e-5)
+        np.linalg.norm(scenes["normal"], axis=-1), 1.0, atol=1e-5
+    )
     # The floor recedes: depth 5..10, farther at the top; objects nearer.
     assert np.all((depth[seg == 0] >= 5.0) & (depth[seg == 0] <= 10.0))
     assert np.all(depth[seg > 0] < 5.0)
@@ -56,8 +62,10 @@ def test_deterministic_from_seed():
     first = build_synthetic_scenes(4, 2, image_size=8, seed=5)
     second = build_synthetic_scenes(4, 2, image_size=8, seed=5)
     other = build_synthetic_scenes(4, 2, image_size=8, seed=6)
-    a, b, c = (next(iter(d.split("test")))[0]["image"].numpy()
-               for d in (first, second, other))
+    a, b, c = (
+        next(iter(d.split("test")))[0]["image"].numpy()
+        for d in (first, second, other)
+    )
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 

@@ -17,14 +17,26 @@ def _png(path, dtype=tf.uint8):
 
 def test_splits_by_building(tmp_path):
     root = dense_fixtures.write_taskonomy(tmp_path)
-    data = build_taskonomy(root, shifted_buildings=["coffeen"],
-                           eval_fraction=0.0)
-    assert data.sizes == {"train": 6, "validation": 0, "test": 0,
-                          "validation_shifted": 2, "test_shifted": 1}
+    data = build_taskonomy(
+        root, shifted_buildings=["coffeen"], eval_fraction=0.0
+    )
+    assert data.sizes == {
+        "train": 6,
+        "validation": 0,
+        "test": 0,
+        "validation_shifted": 2,
+        "test_shifted": 1,
+    }
     assert data.num_environments == 3
     assert [t.units for t in data.tasks] == [17, 1, 3]
     assert sorted(int(f["env"]) for f, _ in data.split("train")) == [
-        0, 0, 0, 1, 1, 1]
+        0,
+        0,
+        0,
+        1,
+        1,
+        1,
+    ]
     for f, lab in data.split("validation_shifted"):
         assert int(f["env"]) == 2
         assert f["image"].shape == (8, 8, 3)
@@ -35,13 +47,16 @@ def test_splits_by_building(tmp_path):
 
 
 def test_decoded_values(tmp_path):
-    root = dense_fixtures.write_taskonomy(tmp_path, buildings=("a", "b"),
-                                          points_per_building=1)
+    root = dense_fixtures.write_taskonomy(
+        tmp_path, buildings=("a", "b"), points_per_building=1
+    )
     data = build_taskonomy(root, ["b"], num_classes=10, eval_fraction=0.0)
     _, lab = next(iter(data.split("train")))
     folder = root / "a"
-    raw_depth = _png(folder / "depth_zbuffer/point_0_view_0_domain_"
-                     "depth_zbuffer.png", tf.uint16)[..., 0].astype(float)
+    raw_depth = _png(
+        folder / "depth_zbuffer/point_0_view_0_domain_depth_zbuffer.png",
+        tf.uint16,
+    )[..., 0].astype(float)
     depth = lab["depth"].numpy()[..., 0]
     np.testing.assert_array_equal(np.isnan(depth), raw_depth == 65535)
     known = raw_depth != 65535
@@ -53,8 +68,9 @@ def test_decoded_values(tmp_path):
     vector = raw_normal[~gray] / 255 * 2 - 1
     expected = vector / np.linalg.norm(vector, axis=-1, keepdims=True)
     np.testing.assert_allclose(normal[~gray], expected, atol=1e-5)
-    raw_seg = _png(folder / "segment_semantic/point_0_view_0_domain_"
-                   "segment_semantic.png")[..., 0].astype(int)
+    raw_seg = _png(
+        folder / "segment_semantic/point_0_view_0_domain_segment_semantic.png"
+    )[..., 0].astype(int)
     expected = np.where((raw_seg >= 1) & (raw_seg <= 10), raw_seg - 1, -1)
     np.testing.assert_array_equal(lab["segmentation"].numpy(), expected)
 
@@ -72,16 +88,21 @@ def test_task_subset_needs_only_its_folders(tmp_path):
 
 def test_pairing_errors_name_missing_files(tmp_path):
     root = dense_fixtures.write_taskonomy(tmp_path)
-    (root / "beechwood/depth_zbuffer/"
-     "point_1_view_1_domain_depth_zbuffer.png").unlink()
-    with pytest.raises(FileNotFoundError, match="'beechwood' .* 'depth'.*"
-                       "point_1_view_1_domain_depth_zbuffer.png"):
+    (
+        root / "beechwood/depth_zbuffer/point_1_view_1_domain_depth_zbuffer.png"
+    ).unlink()
+    with pytest.raises(
+        FileNotFoundError,
+        match="'beechwood' .* 'depth'.*point_1_view_1_domain_depth_zbuffer.png",
+    ):
         build_taskonomy(root)
     extra = root / "allensville/normal/point_9_view_0_domain_normal.png"
-    shutil.copy(root / "allensville/normal/point_0_view_0_domain_normal.png",
-                extra)
-    with pytest.raises(FileNotFoundError,
-                       match="rgb/point_9_view_0_domain_rgb.png"):
+    shutil.copy(
+        root / "allensville/normal/point_0_view_0_domain_normal.png", extra
+    )
+    with pytest.raises(
+        FileNotFoundError, match="rgb/point_9_view_0_domain_rgb.png"
+    ):
         build_taskonomy(root, tasks=["normal"])
 
 

@@ -67,8 +67,9 @@ def test_sample_weight_per_sample():
 def test_pixel_weights_broadcast():
     valid = np.array([[[True, False], [True, True]]])
     weights = pixel_weights(valid, np.array([3.0]))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(weights),
-                                  [[[3.0, 0.0], [3.0, 3.0]]])
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(weights), [[[3.0, 0.0], [3.0, 3.0]]]
+    )
 
 
 def test_base_class_needs_pixel_values_and_configs_round_trip():
@@ -78,4 +79,5 @@ def test_base_class_needs_pixel_values_and_configs_round_trip():
         metric = cls(name="d")
         assert cls.from_config(metric.get_config()).name == "d"
         assert keras.saving.get_registered_name(cls) == (
-            f"keras_mtcrl>{cls.__name__}")
+            f"keras_mtcrl>{cls.__name__}"
+        )

@@ -11,9 +11,19 @@ UP = [0.0, 0.0, 1.0]
 # Hand-computed case: true normal (0, 0, 1) everywhere but one missing
 # pixel; predictions at 0, 30, 45, 60 and 90 degrees (lengths vary).
 TRUE = np.array([[UP, UP, UP, UP, UP, [NAN, NAN, NAN]]], "float32")
-PRED = np.array([[UP, [0.0, 1.0, np.sqrt(3.0)], [2.0, 0.0, 2.0],
-                  [np.sqrt(3.0), 0.0, 1.0], [0.0, -5.0, 0.0],
-                  [1.0, 0.0, 0.0]]], "float32")
+PRED = np.array(
+    [
+        [
+            UP,
+            [0.0, 1.0, np.sqrt(3.0)],
+            [2.0, 0.0, 2.0],
+            [np.sqrt(3.0), 0.0, 1.0],
+            [0.0, -5.0, 0.0],
+            [1.0, 0.0, 0.0],
+        ]
+    ],
+    "float32",
+)
 ANGLES = [0.0, 30.0, 45.0, 60.0, 90.0]
 
 
@@ -21,18 +31,19 @@ def test_normal_angles():
     angles, valid = normal_angles(TRUE, PRED)
     angles = keras.ops.convert_to_numpy(angles)
     np.testing.assert_allclose(angles[0, :5], ANGLES, atol=1e-3)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(valid),
-                                  [[True] * 5 + [False]])
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(valid), [[True] * 5 + [False]]
+    )
 
 
 def test_mean_and_median_hand_computed():
     mean = NormalAngleError()
     mean.update_state(TRUE, PRED)
-    assert mean.name == "normal_mean_angle"
+    assert mean.name == "mean_angle"
     assert float(mean.result()) == pytest.approx(np.mean(ANGLES), abs=1e-3)
     median = NormalAngleError("median")
     median.update_state(TRUE, PRED)
-    assert median.name == "normal_median_angle"
+    assert median.name == "median_angle"
     assert float(median.result()) == pytest.approx(45.0, abs=0.05)
 
 
@@ -42,9 +53,10 @@ def test_streamed_median_matches_numpy_within_a_bin():
     pred = true + rng.normal(scale=0.4, size=true.shape)
     metric = NormalAngleError("median", bin_width=0.1)
     for i in range(4):
-        metric.update_state(true[i:i + 1], pred[i:i + 1])
+        metric.update_state(true[i : i + 1], pred[i : i + 1])
     cosine = np.sum(true * pred, -1) / (
-        np.linalg.norm(true, axis=-1) * np.linalg.norm(pred, axis=-1))
+        np.linalg.norm(true, axis=-1) * np.linalg.norm(pred, axis=-1)
+    )
     exact = np.degrees(np.arccos(np.clip(cosine, -1, 1)))
     assert float(metric.result()) == pytest.approx(np.median(exact), abs=0.1)
     metric.reset_state()
@@ -65,7 +77,7 @@ def test_within_angle_thresholds():
         metric = NormalWithinAngle(threshold)
         metric.update_state(TRUE, PRED)
         assert float(metric.result()) == pytest.approx(share), threshold
-    assert NormalWithinAngle(22.5).name == "normal_within_22.5"
+    assert NormalWithinAngle(22.5).name == "within_22.5"
 
 
 def test_argument_errors_and_config():
@@ -78,7 +90,9 @@ def test_argument_errors_and_config():
     metric = NormalAngleError("median", bin_width=0.5)
     clone = NormalAngleError.from_config(metric.get_config())
     assert (clone.statistic, clone.bin_width, clone.num_bins) == (
-        "median", 0.5, 360)
-    within = NormalWithinAngle.from_config(
-        NormalWithinAngle(30).get_config())
-    assert within.threshold == 30.0 and within.name == "normal_within_30"
+        "median",
+        0.5,
+        360,
+    )
+    within = NormalWithinAngle.from_config(NormalWithinAngle(30).get_config())
+    assert within.threshold == 30.0 and within.name == "within_30"

@@ -23,7 +23,8 @@ def test_mean_iou_hand_computed():
     metric.update_state(TRUE, PRED)
     assert float(metric.result()) == pytest.approx(0.5)
     np.testing.assert_array_equal(
-        keras.ops.convert_to_numpy(metric.confusion), [[1, 1], [0, 1]])
+        keras.ops.convert_to_numpy(metric.confusion), [[1, 1], [0, 1]]
+    )
 
 
 def test_mean_iou_takes_logits_and_channel_labels():
@@ -56,13 +57,16 @@ def test_mean_iou_sample_weight_and_ignore_index():
     metric = SegmentationMeanIoU(num_classes=2, ignore_index=255)
     true = np.concatenate([TRUE, np.full((1, 2, 2), 255)])
     true[0, 1, 1] = 255
-    metric.update_state(true, np.concatenate([PRED, PRED]),
-                        sample_weight=np.array([1.0, 1.0]))
+    metric.update_state(
+        true, np.concatenate([PRED, PRED]), sample_weight=np.array([1.0, 1.0])
+    )
     assert float(metric.result()) == pytest.approx(0.5)
     weighted = SegmentationMeanIoU(num_classes=2)
-    weighted.update_state(np.concatenate([TRUE, 1 - np.abs(TRUE)]),
-                          np.concatenate([PRED, PRED]),
-                          sample_weight=np.array([1.0, 0.0]))
+    weighted.update_state(
+        np.concatenate([TRUE, 1 - np.abs(TRUE)]),
+        np.concatenate([PRED, PRED]),
+        sample_weight=np.array([1.0, 0.0]),
+    )
     assert float(weighted.result()) == pytest.approx(0.5)
 
 
@@ -78,13 +82,16 @@ def test_pixel_accuracy_hand_computed():
 
 
 def test_config_round_trip_and_registration():
-    for metric in (SegmentationMeanIoU(4, ignore_index=255, name="iou"),
-                   PixelAccuracy(ignore_index=3)):
+    for metric in (
+        SegmentationMeanIoU(4, ignore_index=255, name="iou"),
+        PixelAccuracy(ignore_index=3),
+    ):
         config = metric.get_config()
         clone = type(metric).from_config(config)
         assert clone.get_config() == config
         assert keras.saving.get_registered_name(type(metric)).startswith(
-            "keras_mtcrl>")
+            "keras_mtcrl>"
+        )
     with pytest.raises(ValueError, match="num_classes"):
         SegmentationMeanIoU(0)
 
@@ -93,11 +100,12 @@ def test_metrics_inside_compiled_evaluate():
     """Graph-mode streaming over batches matches the hand computation."""
     inputs = keras.Input((2, 2, 2))
     model = keras.Model(inputs, keras.layers.Identity()(inputs))
-    model.compile(metrics=[SegmentationMeanIoU(2), PixelAccuracy()],
-                  loss=lambda y_true, y_pred: keras.ops.sum(y_pred) * 0.0)
+    model.compile(
+        metrics=[SegmentationMeanIoU(2), PixelAccuracy()],
+        loss=lambda y_true, y_pred: keras.ops.sum(y_pred) * 0.0,
+    )
     x = np.concatenate([_logits(PRED, 2)] * 2)
     y = np.concatenate([TRUE] * 2)
-    results = model.evaluate(x, y, batch_size=1, verbose=0,
-                             return_dict=True)
+    results = model.evaluate(x, y, batch_size=1, verbose=0, return_dict=True)
     assert results["mean_iou"] == pytest.approx(0.5)
     assert results["pixel_accuracy"] == pytest.approx(2 / 3)

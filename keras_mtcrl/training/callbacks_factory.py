@@ -1,0 +1,70 @@
+"""The callbacks of every recipe run: logs, checkpoints, resumption."""
+
+import os
+
+import keras
+import tensorflow as tf
+
+from keras_mtcrl.callbacks.causal_graph_image import CausalGraphImage
+
+
+def _hparam_value(value):
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def write_hparams(log_dir, config, architecture):
+    """Writes the run's hyperparameters to TensorBoard's HParams view."""
+    from tensorboard.plugins.hparams import api as hparams_api
+
+    values = {
+        key: _hparam_value(value)
+        for key, value in config.to_dict().items()
+        if value is not None
+    }
+    values["architecture"] = architecture
+    with tf.summary.create_file_writer(log_dir).as_default():
+        hparams_api.hparams(values)
+
+
+def run_callbacks(run_dir, config, has_graph, epoch_shuffle):
+    """Returns the callbacks of one architecture's training run.
+
+    TensorBoard (every logged term per epoch), BackupAndRestore (a killed
+    run resumes at its last finished epoch), ModelCheckpoint (the best
+    model by validation loss as `best.keras`), the graph image for MT-CRL,
+    the per-epoch shuffle, and EarlyStopping when the recipe asks for it.
+
+    Args:
+        run_dir: str. Folder of this run.
+        config: `RecipeConfig`.
+        has_graph: bool. Whether the model has a causal graph.
+        epoch_shuffle: `EpochShuffle` feeding the training data.
+
+    Returns:
+        List of `keras.callbacks.Callback`.
+    """
+    log_dir = os.path.join(run_dir, "tensorboard")
+    callbacks = [
+        epoch_shuffle,
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        keras.callbacks.TensorBoard(log_dir),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(run_dir, "best.keras"),
+            monitor="val_loss",
+            save_best_only=True,
+        ),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if has_graph:
+        callbacks.append(CausalGraphImage(log_dir))
+    if config.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    return callbacks

@@ -1,0 +1,101 @@
+"""Builds MT-CRL and its baselines from one recipe, with equal encoders."""
+
+import keras
+
+from keras_mtcrl.layers.mixture_of_experts_router import MixtureOfExpertsRouter
+from keras_mtcrl.layers.task_head import TaskHead
+from keras_mtcrl.losses.disentanglement import DisentanglementPenalty
+from keras_mtcrl.losses.invariance import InvariancePenalty
+from keras_mtcrl.losses.sparsity import SparsityPenalty
+from keras_mtcrl.models.causal_mtl_model import CausalMTLModel
+from keras_mtcrl.models.multi_task_model import MultiTaskModel
+
+
+def input_shape_of(data):
+    """Batch input shape (batch axis None) of a `MultiTaskData` train split."""
+    features, _ = data.split("train").element_spec
+    return {
+        key: (None,) + tuple(spec.shape) for key, spec in features.items()
+    }
+
+
+def _heads(recipe, data, tasks):
+    build_head = recipe.build_head
+    heads = {}
+    for spec in data.tasks:
+        if spec.name not in tasks:
+            continue
+        if build_head is None:
+            heads[spec.name] = TaskHead(spec.kind, spec.units)
+        else:
+            heads[spec.name] = build_head(spec, recipe.config)
+    return heads
+
+
+def _penalties(config, data):
+    disentanglement = None
+    if config.disentanglement != "none":
+        disentanglement = DisentanglementPenalty(
+            config.disentanglement, config.disentanglement_weight
+        )
+    invariance = None
+    if config.invariance != "none":
+        invariance = InvariancePenalty(
+            config.invariance,
+            weight=config.invariance_weight,
+            warmup_steps=config.warmup_steps,
+            min_env_samples=config.min_env_samples,
+            num_environments=data.num_environments or None,
+        )
+    return dict(
+        disentanglement=disentanglement,
+        sparsity=SparsityPenalty(config.sparsity_weight),
+        invariance=invariance,
+    )
+
+
+def build_model(recipe, data, architecture, tasks=None):
+    """Returns an uncompiled model of `architecture` for the recipe's data.
+
+    All architectures get a fresh copy of the same encoder (same size and
+    K), so the comparison is at equal capacity and budget.
+
+    Args:
+        recipe: `keras_mtcrl.training.Recipe`.
+        data: `MultiTaskData` from `recipe.build_data`.
+        architecture: str. `"mtcrl"`, `"shared_bottom"`, `"mmoe"` or
+            `"single_task"`.
+        tasks: sequence of task names, or None for all (a single-task model
+            is built with one name).
+
+    Returns:
+        A built `MultiTaskModel` (or `CausalMTLModel`).
+    """
+    config = recipe.config
+    tasks = tuple(tasks or data.task_names)
+    encoder = recipe.build_encoder(config, data)
+    heads = _heads(recipe, data, tasks)
+    shape = input_shape_of(data)
+    name = f"{architecture}_{'_'.join(tasks)}" if len(tasks) == 1 else None
+    if architecture == "mtcrl":
+        return CausalMTLModel(
+            encoder,
+            heads,
+            graph_temperature=config.graph_temperature,
+            input_shape=shape,
+            environment_key=data.environment_key,
+            **_penalties(config, data),
+        )
+    router = None
+    if architecture == "mmoe":
+        router = MixtureOfExpertsRouter(tasks, encoder.num_modules)
+    elif architecture not in ("shared_bottom", "single_task"):
+        raise ValueError(f"Unknown architecture {architecture!r}.")
+    return MultiTaskModel(
+        encoder,
+        heads,
+        router=router,
+        input_shape=shape,
+        environment_key=data.environment_key,
+        name=name,
+    )

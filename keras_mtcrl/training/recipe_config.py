@@ -1,0 +1,127 @@
+"""Recipes: frozen configs plus the factories that turn them into models."""
+
+import dataclasses
+from typing import Callable
+
+ARCHITECTURES = ("mtcrl", "shared_bottom", "mmoe", "single_task")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecipeConfig:
+    """Everything one training run needs to know, as plain values.
+
+    A recipe's config is derived from a base config by overriding only what
+    differs (`config.replace(epochs=3)`); command-line flags map one-to-one
+    onto fields.
+
+    Args:
+        name: str. The recipe's registered name.
+        description: str. One paragraph for `keras-mtcrl list`.
+        data_args: dict. Keyword arguments of the recipe's data builder.
+        num_modules: int. K, modules of the shared encoder.
+        architectures: tuple of str. What to train: `"mtcrl"` and the
+            baselines `"shared_bottom"`, `"mmoe"`, `"single_task"`.
+        disentanglement: str. `"crosscorr"`, `"hsic"` or `"none"`.
+        disentanglement_weight: float.
+        sparsity_weight: float.
+        invariance: str. `"grad_var"`, `"irmv1"`, `"vrex"` or `"none"`.
+        invariance_weight: float.
+        warmup_steps: int. Steps before the invariance penalty is on.
+        min_env_samples: int.
+        graph_temperature: float.
+        learning_rate: float.
+        epochs: int.
+        batch_size: int. Global batch size.
+        seed: int.
+        jit_compile: bool. XLA.
+        mixed_precision: str or None. A Keras dtype policy name such as
+            `"mixed_float16"` or `"mixed_bfloat16"`.
+        primary_metrics: dict. Task -> metric reported in the summary table
+            (defaults by kind: accuracy, or rmse for regression).
+        early_stopping_patience: int or None.
+
+    Example:
+
+    >>> config = RecipeConfig(name="demo", epochs=2)
+    >>> config.replace(epochs=5).epochs
+    5
+    """
+
+    name: str
+    description: str = ""
+    data_args: dict = dataclasses.field(default_factory=dict)
+    num_modules: int = 4
+    architectures: tuple = ARCHITECTURES
+    disentanglement: str = "crosscorr"
+    disentanglement_weight: float = 0.1
+    sparsity_weight: float = 0.01
+    invariance: str = "grad_var"
+    invariance_weight: float = 1.0
+    warmup_steps: int = 0
+    min_env_samples: int = 4
+    graph_temperature: float = 1.0
+    learning_rate: float = 1e-3
+    epochs: int = 5
+    batch_size: int = 128
+    seed: int = 0
+    jit_compile: bool = False
+    mixed_precision: str = None
+    primary_metrics: dict = dataclasses.field(default_factory=dict)
+    early_stopping_patience: int = None
+
+    def __post_init__(self):
+        unknown = sorted(set(self.architectures) - set(ARCHITECTURES))
+        if unknown:
+            raise ValueError(
+                f"Unknown architecture(s) {unknown} in recipe "
+                f"'{self.name}'. Known: {list(ARCHITECTURES)}"
+            )
+        for field in ("epochs", "batch_size", "num_modules"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{field}` must be a positive int. Received: "
+                    f"{field}={value!r}"
+                )
+
+    def replace(self, **changes):
+        """Returns a copy with `changes` applied (unknown fields raise)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(
+                f"Unknown config field(s) {unknown}. Fields: "
+                f"{[f.name for f in dataclasses.fields(self)]}"
+            )
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A registered recipe: its config and the factories that use it.
+
+    Args:
+        config: `RecipeConfig`.
+        build_data: callable `(config) -> MultiTaskData`.
+        build_encoder: callable `(config, data) -> keras Layer` with a
+            `num_modules` attribute (a fresh encoder per call).
+        build_head: callable `(task_spec, config) -> keras Layer`, or None
+            for `keras_mtcrl.layers.TaskHead(kind, units)`.
+
+    Example:
+
+    >>> recipe = Recipe(RecipeConfig(name="demo"), dict, dict)
+    >>> recipe.config.name
+    'demo'
+    """
+
+    config: RecipeConfig
+    build_data: Callable
+    build_encoder: Callable
+    build_head: Callable = None
+
+    def with_config(self, **changes):
+        """Returns this recipe with `config.replace(**changes)`."""
+        return dataclasses.replace(self, config=self.config.replace(**changes))

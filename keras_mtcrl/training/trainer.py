@@ -1,0 +1,233 @@
+"""The one trainer every recipe shares."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_mtcrl.training import results as results_io
+from keras_mtcrl.training.callbacks_factory import run_callbacks
+from keras_mtcrl.training.callbacks_factory import write_hparams
+from keras_mtcrl.training.epoch_shuffle import EpochShuffle
+from keras_mtcrl.training.model_factory import build_model
+from keras_mtcrl.training.strategy import make_strategy
+from keras_mtcrl.visualization.graph_heatmap import save_graph_heatmap
+
+EVAL_SPLITS = ("test", "test_shifted", "validation_shifted")
+
+
+class Trainer:
+    """Trains a recipe's MT-CRL model and baselines, evaluates and reports.
+
+    For each seed and architecture the trainer builds the model inside the
+    strategy's scope, trains it with `model.fit` (TensorBoard,
+    BackupAndRestore, best-model checkpoint, graph image), evaluates it on
+    the in-distribution and shifted test splits and writes `result.json`.
+    A finished architecture is skipped when the run is started again, and
+    an interrupted one resumes from its last epoch, so nothing is lost on
+    interruption. At the end it writes `results.json`, the graph heatmap
+    `causal_graph.png` and prints a summary table (mean ± std over seeds).
+
+    Args:
+        recipe: `keras_mtcrl.training.Recipe`.
+        logdir: str. Output folder. Defaults to `runs/<recipe name>`.
+        strategy: str or `tf.distribute.Strategy`. See
+            `keras_mtcrl.training.make_strategy`. Defaults to `"auto"`.
+        verbose: int. Keras progress output (0 none, 1 bar, 2 line per
+            epoch); the summary is always printed. Defaults to `1`.
+        callbacks: sequence of `keras.callbacks.Callback`, added to every
+            `fit` after the trainer's own. Defaults to `()`.
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_mtcrl.training import get_recipe
+    >>> recipe = get_recipe("synthetic")
+    >>> recipe = recipe.with_config(epochs=1, architectures=("mtcrl",))
+    >>> summary = Trainer(recipe, tempfile.mkdtemp(), "one", 0).run()
+    >>> sorted(summary["stats"])
+    ['mtcrl']
+    """
+
+    def __init__(
+        self, recipe, logdir=None, strategy="auto", verbose=1, callbacks=()
+    ):
+        self.recipe = recipe
+        self.extra_callbacks = list(callbacks)
+        self.config = recipe.config
+        self.logdir = logdir or os.path.join("runs", self.config.name)
+        self.strategy = (
+            make_strategy(strategy) if isinstance(strategy, str) else strategy
+        )
+        self.verbose = verbose
+
+    # ---- One model ----------------------------------------------------
+    def _fit(self, data, config, architecture, tasks, run_dir):
+        keras.utils.set_random_seed(config.seed)
+        shuffle = EpochShuffle(config.seed)
+        with self.strategy.scope():
+            model = build_model(self.recipe, data, architecture, tasks)
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.learning_rate),
+                jit_compile=config.jit_compile,
+            )
+        size = data.sizes.get("train")
+        train = shuffle.apply(_select(data.split("train"), tasks), size or 10_000)
+        if size:
+            # Known length: Keras then sizes its progress bar and never
+            # mistakes the end of an epoch for data running out.
+            train = train.apply(tf.data.experimental.assert_cardinality(size))
+        train = train.batch(config.batch_size).prefetch(2)
+        validation = _select(
+            data.batched("validation", config.batch_size), tasks
+        )
+        write_hparams(os.path.join(run_dir, "tensorboard"), config, architecture)
+        model.fit(
+            train,
+            validation_data=validation,
+            epochs=config.epochs,
+            callbacks=run_callbacks(
+                run_dir, config, architecture == "mtcrl", shuffle
+            )
+            + self.extra_callbacks,
+            verbose=self.verbose,
+            shuffle=False,  # EpochShuffle shuffles, resumably.
+        )
+        model.save(os.path.join(run_dir, "final.keras"))
+        return model
+
+    def _evaluate(self, model, data, config, tasks):
+        scores = {}
+        for split in EVAL_SPLITS:
+            if split not in data.splits:
+                continue
+            scores[split] = model.evaluate(
+                _select(data.batched(split, config.batch_size), tasks),
+                verbose=0,
+                return_dict=True,
+            )
+        return scores
+
+    def _run_architecture(self, data, config, architecture, seed_dir):
+        run_dir = os.path.join(seed_dir, architecture)
+        done = os.path.join(run_dir, "result.json")
+        if os.path.exists(done):
+            return results_io.read_json(done)
+        if self.verbose:
+            print(f"== {config.name} | seed {config.seed} | {architecture}")
+        result = {"scores": {}}
+        groups = (
+            [(t,) for t in data.task_names]
+            if architecture == "single_task"
+            else [data.task_names]
+        )
+        for tasks in groups:
+            group_dir = run_dir if len(groups) == 1 else os.path.join(
+                run_dir, tasks[0]
+            )
+            model = self._fit(data, config, architecture, tasks, group_dir)
+            for split, metrics in self._evaluate(
+                model, data, config, tasks
+            ).items():
+                result["scores"].setdefault(split, {}).update(metrics)
+            if architecture == "mtcrl":
+                result["graph"] = model.causal_graph().tolist()
+                result["graph_table"] = model.causal_graph_table()
+        results_io.write_json(done, result)
+        return result
+
+    # ---- The whole recipe ---------------------------------------------
+    def run(self, seeds=None):
+        """Trains every architecture for every seed; returns the summary.
+
+        Args:
+            seeds: sequence of int, or None for the recipe's seed.
+
+        Returns:
+            Dict with `stats` (arch -> split -> metric -> mean/std/n),
+            `table` (markdown), `graph` (T x K list) and `logdir`.
+        """
+        seeds = list(seeds) if seeds else [self.config.seed]
+        per_seed, graph, tasks = [], None, None
+        if self.config.mixed_precision:
+            keras.config.set_dtype_policy(self.config.mixed_precision)
+        for seed in seeds:
+            config = self.config.replace(seed=seed)
+            data = self.recipe.build_data(config)
+            tasks = data.tasks
+            seed_dir = os.path.join(self.logdir, f"seed_{seed}")
+            scores = {}
+            for architecture in config.architectures:
+                result = self._run_architecture(
+                    data, config, architecture, seed_dir
+                )
+                scores[architecture] = result["scores"]
+                graph = result.get("graph", graph)
+            per_seed.append(scores)
+        return self._report(per_seed, graph, tasks, seeds)
+
+    def _report(self, per_seed, graph, tasks, seeds):
+        stats = results_io.aggregate(per_seed)
+        rows = [
+            (t.name, results_io.metric_name(
+                t.name, t.kind, self.config.primary_metrics
+            ))
+            for t in tasks
+        ]
+        table = results_io.format_table(
+            stats, rows, list(self.config.architectures),
+            ["test", "test_shifted"],
+        )
+        summary = {
+            "recipe": self.config.name,
+            "config": self.config.to_dict(),
+            "seeds": seeds,
+            "stats": stats,
+            "table": table,
+            "graph": graph,
+            "tasks": [t.name for t in tasks],
+            "logdir": self.logdir,
+        }
+        results_io.write_json(os.path.join(self.logdir, "results.json"), summary)
+        if graph is not None:
+            summary["graph_png"] = save_graph_heatmap(
+                np.asarray(graph),
+                summary["tasks"],
+                os.path.join(self.logdir, "causal_graph.png"),
+                title=f"{self.config.name}: learned task-to-module graph",
+            )
+        print(self.describe(summary))
+        return summary
+
+    @staticmethod
+    def describe(summary):
+        """The text printed at the end of a run."""
+        lines = [
+            "",
+            f"Results of recipe '{summary['recipe']}' over seeds "
+            f"{summary['seeds']} (mean ± std):",
+            summary["table"],
+        ]
+        if summary.get("graph") is not None:
+            lines.append(
+                "Learned task-to-module graph (last seed), rows = tasks:"
+            )
+            for task, row in zip(summary["tasks"], summary["graph"]):
+                lines.append(
+                    f"  {task:>12}: " + " ".join(f"{v:.2f}" for v in row)
+                )
+            lines.append(f"Graph heatmap: {summary.get('graph_png')}")
+        lines.append(f"Results JSON: {summary['logdir']}/results.json")
+        lines.append(
+            f"TensorBoard: tensorboard --logdir {summary['logdir']}"
+        )
+        return "\n".join(lines)
+
+
+def _select(dataset, tasks):
+    """Keeps only the labels of `tasks` (a single-task model's one task)."""
+    return dataset.map(
+        lambda features, labels: (features, {t: labels[t] for t in tasks}),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )

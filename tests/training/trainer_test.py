@@ -1,0 +1,93 @@
+import json
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_mtcrl.training import Trainer
+from keras_mtcrl.training import get_recipe
+from keras_mtcrl.testing import TestCase
+
+
+def tiny_recipe(**changes):
+    changes.setdefault("epochs", 3)
+    return get_recipe("synthetic").with_config(
+        data_args={"num_train": 256, "num_eval": 128},
+        batch_size=64,
+        **changes,
+    )
+
+
+class _KillAfterEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.kill_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.kill_epoch:
+            raise KeyboardInterrupt("simulated kill")
+
+
+def _weights(path):
+    return keras.saving.load_model(path).get_weights()
+
+
+class TrainerTest(TestCase):
+    def test_run_writes_results_table_graph_and_logs(self):
+        folder = tempfile.mkdtemp()
+        recipe = tiny_recipe(architectures=("mtcrl", "single_task"))
+        summary = Trainer(recipe, folder, "one", verbose=0).run(seeds=[0, 1])
+        with open(os.path.join(folder, "results.json")) as handle:
+            saved = json.load(handle)
+        self.assertEqual(saved["seeds"], [0, 1])
+        stats = saved["stats"]["mtcrl"]["test_shifted"]["a_accuracy"]
+        self.assertEqual(stats["n"], 2)
+        self.assertTrue(0.0 <= stats["mean"] <= 1.0)
+        self.assertIn("b_accuracy", saved["stats"]["single_task"]["test"])
+        self.assertIn("| a | accuracy | shifted test |", summary["table"])
+        self.assertEqual(np.asarray(summary["graph"]).shape, (2, 4))
+        self.assertTrue(os.path.exists(os.path.join(folder, "causal_graph.png")))
+        run_dir = os.path.join(folder, "seed_0", "mtcrl")
+        self.assertTrue(os.path.exists(os.path.join(run_dir, "best.keras")))
+        events = os.listdir(os.path.join(run_dir, "tensorboard", "train"))
+        self.assertTrue(events)
+        self.assertTrue(
+            os.path.exists(os.path.join(folder, "seed_0", "single_task", "a"))
+        )
+
+    def test_resume_after_kill_matches_uninterrupted_run(self):
+        recipe = tiny_recipe(architectures=("mtcrl",))
+        clean = tempfile.mkdtemp()
+        Trainer(recipe, clean, "one", verbose=0).run()
+        killed = tempfile.mkdtemp()
+        with self.assertRaises(KeyboardInterrupt):
+            Trainer(
+                recipe, killed, "one", verbose=0,
+                callbacks=[_KillAfterEpoch(1)],
+            ).run()
+        run_dir = os.path.join(killed, "seed_0", "mtcrl")
+        self.assertFalse(os.path.exists(os.path.join(run_dir, "final.keras")))
+        Trainer(recipe, killed, "one", verbose=0).run()
+        expected = _weights(os.path.join(clean, "seed_0", "mtcrl", "final.keras"))
+        resumed = _weights(os.path.join(run_dir, "final.keras"))
+        for a, b in zip(resumed, expected):
+            self.assertAllClose(a, b, atol=1e-6)
+
+    def test_finished_architectures_are_not_retrained(self):
+        folder = tempfile.mkdtemp()
+        recipe = tiny_recipe(epochs=1, architectures=("shared_bottom",))
+        Trainer(recipe, folder, "one", verbose=0).run()
+        result = os.path.join(folder, "seed_0", "shared_bottom", "result.json")
+        stamp = os.path.getmtime(result)
+        Trainer(recipe, folder, "one", verbose=0).run()
+        self.assertEqual(os.path.getmtime(result), stamp)
+
+    def test_mirrored_strategy_runs_the_recipe(self):
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
+        strategy = tf.distribute.MirroredStrategy(devices)
+        recipe = tiny_recipe(epochs=1, architectures=("mtcrl",))
+        summary = Trainer(recipe, tempfile.mkdtemp(), strategy, 0).run()
+        value = summary["stats"]["mtcrl"]["test"]["a_accuracy"]["mean"]
+        self.assertTrue(0.0 <= value <= 1.0)
