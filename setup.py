@@ -37,11 +37,18 @@ setup(
         "matplotlib>=3.8",
         # Reads the MovieLens snapshot of the Debian package r-cran-dslabs.
         "rdata>=1.0",
+        # NYUv2's official labeled .mat file is HDF5.
+        "h5py>=3.10",
     ],
     extras_require={
         "cpu": ["tensorflow-cpu>=2.18,<2.22"],
         "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],
-        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        "test": [
+            "pytest>=8",
+            "pytest-xdist>=3.5",
+            # Ships the real stereo_motorcycle frame used by a smoke test.
+            "scikit-image>=0.22",
+        ],
     },
     entry_points={
         "console_scripts": ["keras-mtcrl=keras_mtcrl.cli:main"],

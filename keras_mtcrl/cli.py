@@ -96,6 +96,18 @@ def build_parser():
     train.add_argument("--quiet", action="store_true",
                        help="no progress bars")
     _add_config_flags(train)
+    tune = commands.add_parser("tune", help="search a recipe's hyperparameters")
+    tune.add_argument("recipe", help="recipe name (see `keras-mtcrl list`)")
+    tune.add_argument("--tuner", default="random",
+                      choices=("random", "bayesian", "hyperband"))
+    tune.add_argument("--max-trials", type=int, default=5)
+    tune.add_argument("--architecture", default="mtcrl",
+                      choices=("mtcrl", "shared_bottom", "mmoe"))
+    tune.add_argument("--logdir", default=None,
+                      help="output folder (default runs/tune_<recipe>)")
+    tune.add_argument("--data-arg", action="append", default=[],
+                      type=_data_arg, metavar="KEY=VALUE")
+    tune.add_argument("--epochs", type=int, default=None)
     return parser
 
 
@@ -125,6 +137,8 @@ def main(argv=None):
     except KeyError as error:
         print(f"keras-mtcrl: {error.args[0]}", file=sys.stderr)
         return 2
+    if args.command == "tune":
+        return _tune(recipe, args)
     changes = config_overrides(args)
     data_args = dict(recipe.config.data_args)
     if args.data_dir:
@@ -139,6 +153,29 @@ def main(argv=None):
         verbose=0 if args.quiet else 1,
     )
     trainer.run(seeds=args.seeds)
+    return 0
+
+
+def _tune(recipe, args):
+    from keras_mtcrl.tuning import tune_recipe
+
+    changes = {"data_args": {**recipe.config.data_args, **dict(args.data_arg)}}
+    if args.epochs:
+        changes["epochs"] = args.epochs
+    best = tune_recipe(
+        recipe.with_config(**changes),
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        logdir=args.logdir,
+        architecture=args.architecture,
+    )
+    print(
+        f"Best of {best['trials']} trials ({best['tuner']}, chosen on "
+        f"{best['selection_split']}): "
+        f"val_tasks_loss={best['val_tasks_loss']:.4f}"
+    )
+    for name, value in sorted(best["hyperparameters"].items()):
+        print(f"  {name} = {value}")
     return 0
 
 

@@ -24,10 +24,14 @@ class CausalGraph(keras.layers.Layer):
     Args:
         task_names: sequence of str. One row of the graph per task, in order.
         num_modules: int. K, the number of modules (columns).
-        temperature: float. Sigmoid temperature, > 0; lower is sharper.
+        temperature: float. Sigmoid temperature, > 0. Lower values make the
+            graph sharper and, with Adam-like optimizers (whose steps do not
+            depend on the gradient's scale), let edges move faster.
             Defaults to `1.0`.
-        initial_logit: float. Initial value of every logit; the default
-            `2.0` starts each edge at `sigmoid(2) = 0.88`, nearly open.
+        initial_logit: float. Initial `theta / temperature` of every edge,
+            so the starting graph does not depend on the temperature; the
+            default `2.0` starts each edge at `sigmoid(2) = 0.88`, nearly
+            open.
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -79,7 +83,9 @@ class CausalGraph(keras.layers.Layer):
         self.logits = self.add_weight(
             name="logits",
             shape=(len(self.task_names), self.num_modules),
-            initializer=keras.initializers.Constant(self.initial_logit),
+            initializer=keras.initializers.Constant(
+                self.initial_logit * self.temperature
+            ),
             dtype="float32",
         )
         self.built = True

@@ -72,16 +72,7 @@ class Trainer:
                 optimizer=keras.optimizers.Adam(config.learning_rate),
                 jit_compile=config.jit_compile,
             )
-        size = data.sizes.get("train")
-        train = shuffle.apply(_select(data.split("train"), tasks), size or 10_000)
-        if size:
-            # Known length: Keras then sizes its progress bar and never
-            # mistakes the end of an epoch for data running out.
-            train = train.apply(tf.data.experimental.assert_cardinality(size))
-        train = train.batch(config.batch_size).prefetch(2)
-        validation = _select(
-            data.batched("validation", config.batch_size), tasks
-        )
+        train, validation = training_datasets(data, config, tasks, shuffle)
         write_hparams(os.path.join(run_dir, "tensorboard"), config, architecture)
         model.fit(
             train,
@@ -231,3 +222,28 @@ def _select(dataset, tasks):
         lambda features, labels: (features, {t: labels[t] for t in tasks}),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
+
+
+def training_datasets(data, config, tasks, shuffle, validation="validation"):
+    """The batched train and validation datasets of one training run.
+
+    Args:
+        data: `MultiTaskData`.
+        config: `RecipeConfig` (batch size).
+        tasks: task names whose labels are kept.
+        shuffle: `EpochShuffle` (pass it to `fit` as a callback too).
+        validation: str. Split used for validation. Defaults to
+            `"validation"`.
+
+    Returns:
+        `(train, validation)` datasets.
+    """
+    size = data.sizes.get("train")
+    train = shuffle.apply(_select(data.split("train"), tasks), size or 10_000)
+    if size:
+        # Known length: Keras then sizes its progress bar and never mistakes
+        # the end of an epoch for data running out.
+        train = train.apply(tf.data.experimental.assert_cardinality(size))
+    train = train.batch(config.batch_size).prefetch(2)
+    held_out = _select(data.batched(validation, config.batch_size), tasks)
+    return train, held_out

@@ -1,0 +1,70 @@
+import json
+import os
+import tempfile
+
+import keras_tuner
+import pytest
+
+from keras_mtcrl import CausalMTLModel
+from keras_mtcrl.training import get_recipe
+from keras_mtcrl.tuning import RecipeHyperModel
+from keras_mtcrl.tuning import tune_recipe
+from keras_mtcrl.tuning.recipe_hypermodel import TaskLossSum
+from keras_mtcrl.testing import TestCase
+
+
+def tiny_recipe():
+    return get_recipe("synthetic").with_config(
+        data_args={"num_train": 128, "num_eval": 64}, epochs=1, batch_size=64
+    )
+
+
+class RecipeHyperModelTest(TestCase):
+    def test_search_space_names_and_defaults(self):
+        recipe = tiny_recipe()
+        hp = keras_tuner.HyperParameters()
+        model = RecipeHyperModel(recipe).build(hp)
+        self.assertIsInstance(model, CausalMTLModel)
+        self.assertEqual(
+            sorted(hp.values),
+            ["disentanglement_weight", "graph_temperature",
+             "invariance_weight", "learning_rate", "num_modules",
+             "sparsity_weight", "warmup_steps"],
+        )
+        config = recipe.config
+        self.assertEqual(hp.values["invariance_weight"],
+                         config.invariance_weight)
+        self.assertEqual(hp.values["num_modules"], config.num_modules)
+        self.assertEqual(hp.values["learning_rate"], config.learning_rate)
+
+    def test_fixed_values_are_used(self):
+        hp = keras_tuner.HyperParameters()
+        hp.Fixed("num_modules", 2)
+        hp.Fixed("invariance_weight", 7.0)
+        model = RecipeHyperModel(tiny_recipe()).build(hp)
+        self.assertEqual(model.num_modules, 2)
+        self.assertEqual(model.invariance.weight, 7.0)
+
+    def test_baseline_space_is_smaller(self):
+        hp = keras_tuner.HyperParameters()
+        RecipeHyperModel(tiny_recipe(), "shared_bottom").build(hp)
+        self.assertEqual(sorted(hp.values), ["learning_rate", "num_modules"])
+        with pytest.raises(ValueError, match="architecture"):
+            RecipeHyperModel(tiny_recipe(), "single_task")
+
+    def test_task_loss_sum(self):
+        logs = {"loss": 9.0, "loss_a": 1.0, "loss_b": 2.0,
+                "val_loss_a": 0.5, "val_loss_b": 0.25}
+        TaskLossSum(["a", "b"]).on_epoch_end(0, logs)
+        self.assertEqual(logs["tasks_loss"], 3.0)
+        self.assertEqual(logs["val_tasks_loss"], 0.75)
+
+    def test_search_chooses_on_shifted_validation_and_saves(self):
+        folder = tempfile.mkdtemp()
+        best = tune_recipe(tiny_recipe(), "random", 2, folder)
+        self.assertEqual(best["selection_split"], "validation_shifted")
+        self.assertEqual(best["trials"], 2)
+        with open(os.path.join(folder, "best.json")) as handle:
+            saved = json.load(handle)
+        self.assertEqual(saved["hyperparameters"], best["hyperparameters"])
+        self.assertTrue(os.path.exists(os.path.join(folder, "best.keras")))
