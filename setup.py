@@ -49,6 +49,11 @@ setup(
             # Ships the real stereo_motorcycle frame used by a smoke test.
             "scikit-image>=0.22",
         ],
+        "docs": [
+            "mkdocs>=1.6,<2",
+            "mkdocs-material>=9.5",
+            "mkdocstrings[python]>=0.26",
+        ],
     },
     entry_points={
         "console_scripts": ["keras-mtcrl=keras_mtcrl.cli:main"],

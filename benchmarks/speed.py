@@ -7,11 +7,16 @@ no penalty), `CausalMTLModel` without penalties (the causal graph only),
 with each penalty alone, and with all of them. The invariance penalty is
 also taken apart (see `INVARIANCE_PROFILE`).
 
-Method: `model.fit` on a cached, repeated `tf.data` dataset (the way
-users train). A first `fit` warms up (tracing, XLA compilation); a second
-`fit` runs `repeats` windows of `steps` steps, timed between consecutive
-`on_train_batch_end` calls, so fit's own per-step loop is included and
-its per-call set-up is not. The step time is the median over windows.
+Method: a `model.fit` of a few steps on a cached, repeated `tf.data`
+dataset warms up (tracing, XLA compilation); then each round times a
+window of steps of the compiled train function that `fit` built (the one
+it calls once per step), on a persistent iterator of that dataset. The
+models of a table are timed in many short rotating rounds, so all of
+them sample the same stretch of time and the same background load; a
+model's step time is the median of all its timed steps, and ratios are
+ratios of these. The 5th percentile is given beside it: other processes
+only ever add time, so that near-minimum estimates the step on an idle
+machine (but, from few samples, is noisier).
 Memory is read from TensorFlow's CPU allocator statistics
 (`tf.config.experimental.get_memory_info`): the peak over the timed steps
 minus the bytes held when they start (weights, optimizer slots, data),
@@ -19,7 +24,7 @@ i.e. the transient memory of a training step. XLA's buffers are counted.
 """
 
 import dataclasses
-import os
+import functools
 import statistics
 import time
 
@@ -27,6 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import report
 from keras_mtcrl.layers import ChannelGroupEncoder
 from keras_mtcrl.layers import ExpertEncoder
 from keras_mtcrl.layers import MixtureOfExpertsRouter
@@ -91,7 +97,9 @@ def make_data(workload, num_batches=8, seed=0):
         if workload.kind == "mlp":
             y[task] = (score > 0).astype("float32")
         else:
-            y[task] = np.digitize(score, np.quantile(score, np.arange(1, 10) / 10))
+            y[task] = np.digitize(
+                score, np.quantile(score, np.arange(1, 10) / 10)
+            )
             y[task] = y[task].astype("int32")
     return x, y
 
@@ -108,7 +116,9 @@ def make_encoder(workload):
     """The shared encoder: K MLP experts, or a CNN read as K channel groups."""
     if workload.kind == "mlp":
         return ExpertEncoder(
-            num_modules=workload.num_modules, module_units=16, hidden_units=(64,)
+            num_modules=workload.num_modules,
+            module_units=16,
+            hidden_units=(64,),
         )
     backbone = keras.Sequential(
         [
@@ -126,7 +136,10 @@ def make_encoder(workload):
 def make_heads(workload):
     """One head per task: binary (MLP) or 10-class (conv), 32 hidden units."""
     if workload.kind == "mlp":
-        return {t: TaskHead("binary", hidden_units=(32,)) for t in workload.task_names}
+        return {
+            t: TaskHead("binary", hidden_units=(32,))
+            for t in workload.task_names
+        }
     return {
         t: TaskHead("multiclass", units=10, hidden_units=(32,))
         for t in workload.task_names
@@ -202,22 +215,34 @@ VARIANTS = {
     ),
 }
 BASELINE = "plain Keras shared-bottom"
+SHARED = "MultiTaskModel (shared)"
+NO_PENALTY = "CausalMTLModel, no penalty"
+INVARIANCE = "CausalMTLModel + P (grad_var)"
 FULL = "CausalMTLModel, all terms"
 MMOE = "MultiTaskModel (MMoE router)"
-
-# The invariance penalty built up part by part (see `profile_table`).
-INVARIANCE_PROFILE = {
-    "graph only (no P)": _causal,
-    "+ environments, per-env risks (P=vrex)": lambda w: _causal(
-        w, invariance=InvariancePenalty("vrex")
-    ),
-    "+ inner tape dL/du (grad_var, P detached)": lambda w: _causal(
+VREX = "CausalMTLModel + P (vrex)"
+DETACHED = "CausalMTLModel + P (grad_var, detached)"
+# Models outside the main table: the MMoE counterpart of LibMTL's MMoE,
+# and two probes that take the invariance penalty apart.
+EXTRAS = {
+    MMOE: _mmoe,
+    VREX: lambda w: _causal(w, invariance=InvariancePenalty("vrex")),
+    DETACHED: lambda w: _causal(
         w, FirstOrderInvarianceModel, invariance=InvariancePenalty()
     ),
-    "+ second-order backward (grad_var, full)": lambda w: _causal(
-        w, invariance=InvariancePenalty()
-    ),
 }
+# The invariance penalty built up part by part: (step, model measured).
+INVARIANCE_PROFILE = [
+    ("causal graph only, no P", NO_PENALTY),
+    ("+ environments and per-environment risks (P = vrex)", VREX),
+    ("+ inner tape: per-sample dL/du, gate gradients (P detached)", DETACHED),
+    ("+ second-order backward through the inner tape (full P)", INVARIANCE),
+]
+
+
+def builder(label):
+    """Returns the builder(workload) of the model named `label`."""
+    return VARIANTS[label] if label in VARIANTS else EXTRAS[label]
 
 
 def compile_model(model, workload, jit_compile):
@@ -238,7 +263,6 @@ def compile_model(model, workload, jit_compile):
     return model
 
 
-
 # ---- Timing --------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Timing:
@@ -251,73 +275,82 @@ class Timing:
         min_steps: int. Fewest steps in a window.
     """
 
-    warmup: int = 6
-    rounds: int = 7
-    window_s: float = 0.25
-    min_steps: int = 5
+    warmup: int = 4
+    rounds: int = 12
+    window_s: float = 0.12
+    min_steps: int = 4
 
 
 QUICK_TIMING = Timing(warmup=3, rounds=2, window_s=0.01, min_steps=2)
+# The near-minimum reported beside the median (see the module docstring).
+LOW_QUANTILE = 0.05
 
 
 @dataclasses.dataclass
 class StepStats:
     """Timing and memory of one model's training step.
 
-    `window_ms` holds the mean step time of each round, `peak_mib` the
+    `steps_ms` holds every timed step (ms), `peak_mib` the
     median over rounds of the transient allocator peak of a step (None
     where TensorFlow's CPU allocator keeps no statistics).
     """
 
-    window_ms: list
+    steps_ms: list
     peak_mib: float
     warmup_s: float
     batch_size: int
 
     @property
     def step_ms(self):
-        return float(statistics.median(self.window_ms))
+        """Median step time in milliseconds."""
+        return float(np.median(self.steps_ms))
+
+    @property
+    def low_ms(self):
+        """5th percentile of the step times (the near-minimum)."""
+        return float(np.quantile(self.steps_ms, LOW_QUANTILE))
 
     @property
     def examples_per_s(self):
         return self.batch_size / self.step_ms * 1e3
 
     def ratio_to(self, other):
-        """Median over rounds of this step time over `other`'s."""
-        pairs = zip(self.window_ms, other.window_ms)
-        return float(statistics.median(a / b for a, b in pairs))
+        """This step time over `other`'s."""
+        return self.step_ms / other.step_ms
 
 
 class _StepClock(keras.callbacks.Callback):
-    """Records every batch end; resets memory statistics at the first."""
+    """Records the time of every batch end."""
 
     def __init__(self):
         super().__init__()
         self.times = []
-        self.base_bytes = None
 
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter())
-        if len(self.times) == 1 and memory_stats_available():
-            tf.config.experimental.reset_memory_stats("CPU:0")
-            self.base_bytes = _memory_info()["current"]
 
 
 def _memory_info():
     return tf.config.experimental.get_memory_info("CPU:0")
 
 
+@functools.cache
 def memory_stats_available():
-    """True when TF's CPU allocator counts every tensor.
+    """True when TF's CPU allocator counts small tensors too.
 
     That needs `TF_CPU_ALLOCATOR_USE_BFC=true` in the environment before
-    TensorFlow starts (`benchmarks.run` sets it); oneDNN's default CPU
+    TensorFlow starts (`benchmarks.run` sets it): oneDNN's default CPU
     allocator leaves allocations under 256 KiB out of its statistics.
     """
-    return os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() == "true"
+    before = _memory_info()["current"]
+    probe = tf.random.uniform((256,))  # 1 KiB
+    counted = _memory_info()["current"] > before
+    del probe
+    return counted
 
 
-def _fit(model, dataset, steps):
+def _warm_up(model, dataset, steps):
+    """Runs `fit` for `steps` steps; returns the batch end times."""
     clock = _StepClock()
     model.fit(
         dataset,
@@ -326,27 +359,39 @@ def _fit(model, dataset, steps):
         verbose=0,
         callbacks=[clock],
     )
-    return clock
+    return clock.times
 
 
-def _timed_window(model, dataset, steps):
-    """One window: `(ms per step, transient peak MiB or None)`."""
-    clock = _fit(model, dataset, steps + 1)
-    ms = (clock.times[-1] - clock.times[0]) / steps * 1e3
+def _timed_window(model, iterator, steps):
+    """One window: `(list of step ms, transient peak MiB or None)`.
+
+    Calls the compiled train function that `fit` built and calls once per
+    step, on a persistent iterator: `fit`'s per-call set-up (a new data
+    iterator, callbacks), which would dwarf a millisecond step, stays out.
+    """
+    base = None
+    if memory_stats_available():
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        base = _memory_info()["current"]
+    times = [time.perf_counter()]
+    for _ in range(steps):
+        model.train_function(iterator)
+        times.append(time.perf_counter())
+    ms = list(np.diff(times) * 1e3)
     peak = None
-    if clock.base_bytes is not None:
-        peak = (_memory_info()["peak"] - clock.base_bytes) / 2**20
+    if base is not None:
+        peak = (_memory_info()["peak"] - base) / 2**20
     return ms, peak
 
 
-def measure_group(builders, workload, jit_compile, timing):
+def measure_group(labels, workload, jit_compile, timing):
     """Builds, warms up and times several models in rotating rounds.
 
     Interleaving the models round by round spreads any background load
     of the machine evenly over them, so their ratios stay fair.
 
     Args:
-        builders: dict label -> builder(workload) of an uncompiled model.
+        labels: list of model labels (see `builder`).
         workload: `Workload`.
         jit_compile: bool. XLA on or off.
         timing: `Timing`.
@@ -356,31 +401,36 @@ def measure_group(builders, workload, jit_compile, timing):
     """
     keras.utils.clear_session(free_memory=True)
     dataset = make_dataset(workload)
-    models, steps, warmup_s = {}, {}, {}
-    for label, builder in builders.items():
+    models, iterators, steps, warmup_s = {}, {}, {}, {}
+    for label in labels:
         keras.utils.set_random_seed(0)
-        models[label] = compile_model(builder(workload), workload, jit_compile)
+        model = builder(label)(workload)
+        models[label] = compile_model(model, workload, jit_compile)
         start = time.perf_counter()
-        clock = _fit(models[label], dataset, timing.warmup)
+        ends = _warm_up(models[label], dataset, timing.warmup)
         warmup_s[label] = time.perf_counter() - start
-        rough = float(np.median(np.diff(clock.times[1:]))) if (
-            timing.warmup > 2
-        ) else 1e-3
+        rough = np.median(np.diff(ends[1:])) if timing.warmup > 2 else 1.0
         steps[label] = int(
             np.clip(round(timing.window_s / rough), timing.min_steps, 400)
         )
-    windows = {label: [] for label in builders}
-    peaks = {label: [] for label in builders}
-    labels = list(builders)
+        # Distributed like fit's own iterator, so the function is reused.
+        strategy = models[label].distribute_strategy
+        iterators[label] = iter(
+            strategy.experimental_distribute_dataset(dataset)
+        )
+    windows = {label: [] for label in labels}
+    peaks = {label: [] for label in labels}
     for round_index in range(timing.rounds):
         shift = round_index % len(labels)
         for label in labels[shift:] + labels[:shift]:
-            ms, peak = _timed_window(models[label], dataset, steps[label])
-            windows[label].append(ms)
+            ms, peak = _timed_window(
+                models[label], iterators[label], steps[label]
+            )
+            windows[label].extend(ms)
             peaks[label].append(peak)
     return {
         label: StepStats(
-            window_ms=windows[label],
+            steps_ms=windows[label],
             peak_mib=(
                 None
                 if peaks[label][0] is None
@@ -393,8 +443,173 @@ def measure_group(builders, workload, jit_compile, timing):
     }
 
 
-def workloads(quick):
-    """The MLP and conv workloads (tiny ones when `quick`)."""
+# ---- The speed suite -----------------------------------------------------
+MODES = {False: "graph", True: "XLA"}
+TARGET = 1.3
+
+
+def plan(quick):
+    """`(workload, jit_compile, model labels)` of each measured group."""
     if quick:
-        return [Workload("mlp", 2, 2, 32), Workload("conv", 2, 2, 16)]
-    return [Workload("mlp", 4, 8, 256), Workload("conv", 2, 4, 128)]
+        mlp, conv = Workload("mlp", 2, 2, 32), Workload("conv", 2, 2, 16)
+        return [
+            (mlp, False, [BASELINE, SHARED, FULL]),
+            (mlp, True, [BASELINE, FULL]),
+            (conv, False, [BASELINE, FULL]),
+        ]
+    every = list(VARIANTS) + list(EXTRAS)
+    mlp, conv = Workload("mlp", 4, 8, 256), Workload("conv", 2, 4, 128)
+    conv_labels = [label for label in every if label != MMOE]
+    return [
+        (mlp, False, every),
+        (mlp, True, every),
+        (conv, False, conv_labels),
+        (conv, True, conv_labels),
+    ]
+
+
+def measure_all(quick):
+    """Runs every group of `plan(quick)`.
+
+    Returns:
+        Dict workload -> dict jit_compile -> dict label -> `StepStats`.
+    """
+    timing = QUICK_TIMING if quick else Timing()
+    results = {}
+    for workload, jit, labels in plan(quick):
+        group = measure_group(labels, workload, jit, timing)
+        results.setdefault(workload, {})[jit] = group
+    return results
+
+
+def _row_labels(by_mode):
+    measured = set().union(*by_mode.values())
+    return [label for label in list(VARIANTS) + [MMOE] if label in measured]
+
+
+def throughput_table(workload, by_mode):
+    """Step time, examples/s and the ratio to plain Keras, per XLA mode."""
+    columns, rows = ["model"], []
+    for jit in by_mode:
+        mode = MODES[jit]
+        columns += [
+            f"{mode} ms/step",
+            f"{mode} p5 ms",
+            f"{mode} examples/s",
+            f"{mode} x Keras",
+        ]
+    for label in _row_labels(by_mode):
+        row = [label]
+        for stats in by_mode.values():
+            if label not in stats:
+                row += [None] * 4
+                continue
+            own, base = stats[label], stats[BASELINE]
+            row += [
+                own.step_ms,
+                own.low_ms,
+                round(own.examples_per_s),
+                own.ratio_to(base),
+            ]
+        rows.append(row)
+    return report.Table(f"{workload.label}: throughput", columns, rows)
+
+
+def memory_table(workload, by_mode):
+    """Transient allocator peak of a step and warm-up time, per mode."""
+    columns, rows = ["model"], []
+    for jit in by_mode:
+        mode = MODES[jit]
+        columns += [f"{mode} step MiB", f"{mode} x Keras", f"{mode} warm-up s"]
+    for label in _row_labels(by_mode):
+        row = [label]
+        for stats in by_mode.values():
+            if label not in stats:
+                row += [None, None, None]
+                continue
+            own, base = stats[label], stats[BASELINE]
+            ratio = None
+            if own.peak_mib is not None and base.peak_mib:
+                ratio = own.peak_mib / base.peak_mib
+            row += [own.peak_mib, ratio, own.warmup_s]
+        rows.append(row)
+    notes = [
+        "Step MiB: peak bytes of TensorFlow's CPU allocator (BFC) during "
+        "the timed steps minus the bytes held when they start. Warm-up s: "
+        "the first `fit` (a few steps: tracing, and XLA compilation where "
+        "on)."
+    ]
+    return report.Table(f"{workload.label}: memory", columns, rows, notes)
+
+
+def profile_table(workload, by_mode):
+    """The invariance penalty's cost, part by part."""
+    columns = ["step"]
+    for jit in by_mode:
+        mode = MODES[jit]
+        columns += [f"{mode} ms/step", f"{mode} +ms", f"{mode} share of P"]
+    rows = []
+    for index, (step, label) in enumerate(INVARIANCE_PROFILE):
+        row = [step]
+        for stats in by_mode.values():
+            if label not in stats:
+                row += [None, None, None]
+                continue
+            own = stats[label].step_ms
+            total = stats[INVARIANCE].step_ms - stats[NO_PENALTY].step_ms
+            added = None
+            if index:
+                previous = stats[INVARIANCE_PROFILE[index - 1][1]].step_ms
+                added = own - previous
+            share = None
+            if added is not None and total > 0:
+                share = f"{100 * added / total:.0f}%"
+            row += [own, added, share]
+        rows.append(row)
+    return report.Table(
+        f"{workload.label}: where the invariance penalty's time goes",
+        columns,
+        rows,
+    )
+
+
+def target_table(results):
+    """MT-CRL overhead over plain Keras against the 1.3x XLA target."""
+    rows = []
+    for workload, by_mode in results.items():
+        for jit, stats in by_mode.items():
+            ratio = stats[FULL].ratio_to(stats[BASELINE])
+            status = "—"
+            if jit:
+                status = "met" if ratio < TARGET else "not met"
+            shared = None
+            if SHARED in stats:
+                shared = stats[SHARED].ratio_to(stats[BASELINE])
+            rows.append(
+                [
+                    f"{workload.kind}, {MODES[jit]}",
+                    shared,
+                    ratio,
+                    f"< {TARGET} with XLA" if jit else "—",
+                    status,
+                ]
+            )
+    columns = [
+        "workload",
+        "MultiTaskModel x Keras",
+        "CausalMTLModel (all terms) x Keras",
+        "target",
+        "status",
+    ]
+    return report.Table("MT-CRL overhead against the target", columns, rows)
+
+
+def tables(results):
+    """All speed tables of `measure_all`'s results, target first."""
+    out = [target_table(results)]
+    for workload, by_mode in results.items():
+        out.append(throughput_table(workload, by_mode))
+        out.append(memory_table(workload, by_mode))
+        if any(VREX in stats for stats in by_mode.values()):
+            out.append(profile_table(workload, by_mode))
+    return out

@@ -4,15 +4,26 @@ Keras 3 / TensorFlow implementation of Multi-Task Causal Representation
 Learning (MT-CRL, Hu et al., NeurIPS 2022).
 """
 
+from keras_mtcrl import gradients
 from keras_mtcrl import layers
 from keras_mtcrl import losses
+from keras_mtcrl import metrics
 from keras_mtcrl import models
+from keras_mtcrl import weighting
 from keras_mtcrl.datasets.multi_task_data import MultiTaskData
 from keras_mtcrl.datasets.multi_task_data import TaskSpec
+from keras_mtcrl.gradients import IMTL
+from keras_mtcrl.gradients import MGDA
+from keras_mtcrl.gradients import CAGrad
+from keras_mtcrl.gradients import GradientMethod
+from keras_mtcrl.gradients import PCGrad
 from keras_mtcrl.layers import CausalGraph
+from keras_mtcrl.layers import CGCRouter
 from keras_mtcrl.layers import ChannelGroupEncoder
+from keras_mtcrl.layers import CrossStitchEncoder
 from keras_mtcrl.layers import ExpertEncoder
 from keras_mtcrl.layers import MixtureOfExpertsRouter
+from keras_mtcrl.layers import ModuleSelectRouter
 from keras_mtcrl.layers import SharedRouter
 from keras_mtcrl.layers import TaskHead
 from keras_mtcrl.losses import DisentanglementPenalty
@@ -20,25 +31,48 @@ from keras_mtcrl.losses import InvariancePenalty
 from keras_mtcrl.losses import SparsityPenalty
 from keras_mtcrl.models import CausalMTLModel
 from keras_mtcrl.models import MultiTaskModel
+from keras_mtcrl.weighting import DynamicWeightAverage
+from keras_mtcrl.weighting import EqualWeighting
+from keras_mtcrl.weighting import GradNorm
+from keras_mtcrl.weighting import LossWeighting
+from keras_mtcrl.weighting import RandomLossWeighting
+from keras_mtcrl.weighting import UncertaintyWeighting
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CAGrad",
+    "CGCRouter",
     "CausalGraph",
     "CausalMTLModel",
     "ChannelGroupEncoder",
+    "CrossStitchEncoder",
     "DisentanglementPenalty",
+    "DynamicWeightAverage",
+    "EqualWeighting",
     "ExpertEncoder",
+    "GradNorm",
+    "GradientMethod",
+    "IMTL",
     "InvariancePenalty",
+    "LossWeighting",
+    "MGDA",
     "MixtureOfExpertsRouter",
+    "ModuleSelectRouter",
     "MultiTaskData",
     "MultiTaskModel",
+    "PCGrad",
+    "RandomLossWeighting",
     "SharedRouter",
     "SparsityPenalty",
     "TaskHead",
     "TaskSpec",
+    "UncertaintyWeighting",
+    "gradients",
     "layers",
     "losses",
+    "metrics",
     "models",
+    "weighting",
     "__version__",
 ]

@@ -2,7 +2,8 @@
 
 Every flag of `train` maps one-to-one onto a `RecipeConfig` field (shown by
 `keras-mtcrl train --help`), plus the run-level flags `--strategy`,
-`--logdir`, `--seeds` and `--data-dir`.
+`--logdir`, `--seeds` and `--data-dir`; `--data-arg KEY=VALUE` and
+`--model-arg KEY=VALUE` set single entries of `data_args` and `model_args`.
 """
 
 import argparse
@@ -16,7 +17,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_mtcrl.training.recipe_config import RecipeConfig  # noqa: E402
 
-_SKIPPED_FIELDS = ("name", "description", "data_args", "primary_metrics")
+_SKIPPED_FIELDS = (
+    "name",
+    "description",
+    "data_args",
+    "primary_metrics",
+    "model_args",
+)
 _ALIASES = {"jit_compile": ["--jit"]}
 
 
@@ -93,6 +100,10 @@ def build_parser():
     train.add_argument("--data-arg", action="append", default=[],
                        type=_data_arg, metavar="KEY=VALUE",
                        help="override one argument of the data builder")
+    train.add_argument("--model-arg", action="append", default=[],
+                       type=_data_arg, metavar="KEY=VALUE",
+                       help="override one model option of the recipe "
+                       "(e.g. backbone=segnet)")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bars")
     _add_config_flags(train)
@@ -145,6 +156,9 @@ def main(argv=None):
         data_args["data_dir"] = args.data_dir
     data_args.update(dict(args.data_arg))
     changes["data_args"] = data_args
+    changes["model_args"] = {
+        **recipe.config.model_args, **dict(args.model_arg)
+    }
     recipe = recipe.with_config(**changes)
     trainer = Trainer(
         recipe,
@@ -152,7 +166,12 @@ def main(argv=None):
         strategy=args.strategy,
         verbose=0 if args.quiet else 1,
     )
-    trainer.run(seeds=args.seeds)
+    try:
+        print(Trainer.describe(trainer.run(seeds=args.seeds)))
+    except FileNotFoundError as error:
+        # Missing dataset files: the message says what to pass.
+        print(f"keras-mtcrl: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -27,7 +27,7 @@ class IMTL(GradientMethod):
 
     >>> import numpy as np
     >>> grads = np.array([[2.0, 0.0], [0.0, 1.0]])
-    >>> IMTL()(grads).numpy().round(4).tolist()
+    >>> [round(float(v), 4) for v in IMTL()(grads)]
     [0.6667, 0.6667]
     """
 

@@ -47,6 +47,7 @@ class PCGrad(GradientMethod):
         keys = tf.random.stateless_uniform(
             (num_tasks, num_tasks),
             seed=tf.stack([tf.constant(self.seed, "int64"), step]),
+            alg="philox",
         )
         orders = tf.argsort(keys, axis=1)
         projected = []

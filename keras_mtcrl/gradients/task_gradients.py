@@ -58,9 +58,9 @@ def _dense(gradient, variable):
 
 def _add(*terms):
     present = [t for t in terms if t is not None]
-    if not present:
-        return None
-    return tf.add_n(present) if len(present) > 1 else present[0]
+    if len(present) < 2:
+        return present[0] if present else None
+    return tf.add_n([tf.convert_to_tensor(t) for t in present])
 
 
 def combine_gradients(

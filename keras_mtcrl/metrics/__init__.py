@@ -1,5 +1,7 @@
-"""Keras metrics for dense prediction (segmentation, depth, normals)."""
+"""Metrics: dense prediction (segmentation, depth, normals) and Delta_m."""
 
+from keras_mtcrl.metrics.delta_m import delta_m
+from keras_mtcrl.metrics.delta_m import delta_m_table
 from keras_mtcrl.metrics.depth_metrics import DepthAbsError
 from keras_mtcrl.metrics.depth_metrics import DepthRelError
 from keras_mtcrl.metrics.normal_metrics import NormalAngleError
@@ -14,4 +16,6 @@ __all__ = [
     "NormalWithinAngle",
     "PixelAccuracy",
     "SegmentationMeanIoU",
+    "delta_m",
+    "delta_m_table",
 ]

@@ -197,13 +197,15 @@ class MultiTaskModel(keras.Model):
             resolve_task_metrics(metrics, self.heads)
         )
         super().compile(optimizer=optimizer, **kwargs)
-        self._compile_args = dict(
+        # A plain holder: Keras' tracking (locked after build) would refuse
+        # metric objects passed here.
+        self._compile_args = _MetricBank(dict(
             optimizer=optimizer,
             loss=loss,
             loss_weights=loss_weights,
             metrics=metrics,
             **kwargs,
-        )
+        ))
 
     def _resolve_loss_weights(self, loss_weights):
         if loss_weights is None:
@@ -230,7 +232,9 @@ class MultiTaskModel(keras.Model):
     def get_compile_config(self):
         if not self.compiled:
             return {}
-        return {k: serialize(v) for k, v in self._compile_args.items()}
+        return {
+            k: serialize(v) for k, v in self._compile_args.per_task.items()
+        }
 
     def compile_from_config(self, config):
         config = {k: deserialize(v) for k, v in config.items()}
@@ -332,7 +336,13 @@ class MultiTaskModel(keras.Model):
         head = self.heads[task]
         kind = getattr(head, "kind", None)
         if kind == "multiclass" and not self.jit_compile:
-            label_checks.assert_class_ids_in_range(task, labels, head.units)
+            # The loss must wait for the check, or its own (less clear)
+            # out-of-range error may fire first.
+            check = label_checks.assert_class_ids_in_range(
+                task, labels, head.units
+            )
+            with tf.control_dependencies([check]):
+                labels = tf.identity(labels)
         loss, valid, mask, safe = masked_per_sample_loss(
             self._task_losses[task], labels, predictions, kind
         )
@@ -460,7 +470,7 @@ class MultiTaskModel(keras.Model):
             task_losses = [
                 scale(parts["task_shares"][t]) for t in self.task_names
             ]
-            rest = 0.0
+            rest = tf.constant(0.0)
             weights = parts["task_weights"]
             if weights is not None:
                 # Gradient into the weighting's own variables only.
@@ -505,7 +515,11 @@ class MultiTaskModel(keras.Model):
         # A non-finite update (e.g. a failed MGDA solve under XLA, which
         # cannot raise) makes the logged loss NaN at once.
         finite_check = tf.add_n(
-            [tf.reduce_sum(g) for g in gradients if g is not None]
+            [
+                tf.reduce_sum(tf.cast(_gradient_values(g), "float32"))
+                for g in gradients
+                if g is not None
+            ]
             or [tf.constant(0.0)]
         )
         logged["loss"] = logged["loss"] + 0.0 * tf.cast(finite_check, "float32")
@@ -595,3 +609,9 @@ def _task_sample_weight(sample_weight, task):
     if isinstance(sample_weight, dict):
         return sample_weight.get(task)
     return sample_weight
+
+
+def _gradient_values(gradient):
+    if isinstance(gradient, tf.IndexedSlices):
+        return gradient.values
+    return gradient

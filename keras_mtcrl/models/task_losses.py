@@ -97,6 +97,12 @@ def masked_per_sample_loss(loss_fn, labels, predictions, kind):
         float32 mask with the loss output's shape (for metrics), and the
         labels with missing entries replaced by 0.
     """
+    rank = labels.shape.rank
+    if kind in ("binary", "regression") and rank and rank >= 2:
+        if rank == predictions.shape.rank - 1:
+            # Dense (batch, H, W) targets of a (batch, H, W, 1) output:
+            # Keras' losses would squeeze the output and average over W.
+            labels = labels[..., None]
     valid = label_validity(labels)
     safe = tf.where(valid, labels, tf.zeros_like(labels))
     if kind == "multiclass":

@@ -5,7 +5,11 @@ import os
 import keras
 import tensorflow as tf
 
+from keras_mtcrl.callbacks.atomic_backup_and_restore import (
+    AtomicBackupAndRestore,
+)
 from keras_mtcrl.callbacks.causal_graph_image import CausalGraphImage
+from keras_mtcrl.callbacks.non_finite_guard import NonFiniteGuard
 
 
 def _hparam_value(value):
@@ -31,8 +35,9 @@ def write_hparams(log_dir, config, architecture):
 def run_callbacks(run_dir, config, has_graph, epoch_shuffle):
     """Returns the callbacks of one architecture's training run.
 
-    TensorBoard (every logged term per epoch), BackupAndRestore (a killed
-    run resumes at its last finished epoch), ModelCheckpoint (the best
+    TensorBoard (every logged term per epoch), AtomicBackupAndRestore (a
+    killed run resumes at its last finished epoch), NonFiniteGuard (stops
+    at the first NaN/Inf term and names it), ModelCheckpoint (the best
     model by validation loss as `best.keras`), the graph image for MT-CRL,
     the per-epoch shuffle, and EarlyStopping when the recipe asks for it.
 
@@ -48,14 +53,17 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle):
     log_dir = os.path.join(run_dir, "tensorboard")
     callbacks = [
         epoch_shuffle,
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        # Raises at the first non-finite term, before an epoch-end backup.
+        NonFiniteGuard(),
+        # Keras' BackupAndRestore overwrites its file in place; see
+        # docs/reliability.md.
+        AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
         keras.callbacks.TensorBoard(log_dir),
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "best.keras"),
             monitor="val_loss",
             save_best_only=True,
         ),
-        keras.callbacks.TerminateOnNaN(),
     ]
     if has_graph:
         callbacks.append(CausalGraphImage(log_dir))

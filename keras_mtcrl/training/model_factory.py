@@ -32,6 +32,58 @@ def _heads(recipe, data, tasks):
     return heads
 
 
+def compile_options(recipe, data, tasks=None):
+    """The per-task `loss` and `metrics` arguments of `model.compile`.
+
+    Tasks the recipe has no `build_loss` / `build_metrics` for (or all,
+    when the factory is None) get `"auto"`: the defaults by head kind.
+    Metric objects are passed on as their serialized configs: the model
+    is built before `compile`, and Keras' attribute tracking refuses new
+    Metric objects in the compile arguments a built model keeps.
+
+    Args:
+        recipe: `keras_mtcrl.training.Recipe`.
+        data: `MultiTaskData` from `recipe.build_data`.
+        tasks: sequence of task names, or None for all.
+
+    Returns:
+        Dict with `loss` and `metrics`, each a dict task -> value.
+
+    Example:
+
+    >>> from keras_mtcrl.datasets.multi_task_data import MultiTaskData
+    >>> from keras_mtcrl.datasets.multi_task_data import TaskSpec
+    >>> from keras_mtcrl.training.recipe_config import Recipe, RecipeConfig
+    >>> data = MultiTaskData({}, (TaskSpec("y", "binary", 1),), 0)
+    >>> recipe = Recipe(RecipeConfig(name="demo"), dict, dict,
+    ...                 build_loss=lambda spec, config: "hinge")
+    >>> compile_options(recipe, data)
+    {'loss': {'y': 'hinge'}, 'metrics': {'y': 'auto'}}
+    """
+    tasks = tuple(tasks or data.task_names)
+    options = {"loss": {}, "metrics": {}}
+    for spec in data.tasks:
+        if spec.name not in tasks:
+            continue
+        for key, factory in (
+            ("loss", recipe.build_loss),
+            ("metrics", recipe.build_metrics),
+        ):
+            value = "auto"
+            if factory is not None:
+                value = factory(spec, recipe.config)
+            if key == "metrics" and isinstance(value, (list, tuple)):
+                value = [_plain_metric(m) for m in value]
+            options[key][spec.name] = value
+    return options
+
+
+def _plain_metric(metric):
+    if isinstance(metric, keras.metrics.Metric):
+        return keras.saving.serialize_keras_object(metric)
+    return metric
+
+
 def _penalties(config, data):
     disentanglement = None
     if config.disentanglement != "none":

@@ -37,8 +37,12 @@ class RecipeConfig:
         mixed_precision: str or None. A Keras dtype policy name such as
             `"mixed_float16"` or `"mixed_bfloat16"`.
         primary_metrics: dict. Task -> metric reported in the summary table
-            (defaults by kind: accuracy, or rmse for regression).
+            (defaults by kind: accuracy, or rmse for regression), or a
+            tuple of metrics, all reported, the first one primary.
         early_stopping_patience: int or None.
+        model_args: dict. Options of the recipe's encoder, head, loss and
+            metric builders (e.g. a backbone size), read by the recipe's
+            factories. Defaults to `{}`.
 
     Example:
 
@@ -68,6 +72,7 @@ class RecipeConfig:
     mixed_precision: str = None
     primary_metrics: dict = dataclasses.field(default_factory=dict)
     early_stopping_patience: int = None
+    model_args: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         unknown = sorted(set(self.architectures) - set(ARCHITECTURES))
@@ -109,6 +114,10 @@ class Recipe:
             `num_modules` attribute (a fresh encoder per call).
         build_head: callable `(task_spec, config) -> keras Layer`, or None
             for `keras_mtcrl.layers.TaskHead(kind, units)`.
+        build_metrics: callable `(task_spec, config) -> list of metrics`
+            (or `"auto"`), or None for the defaults by head kind.
+        build_loss: callable `(task_spec, config) -> loss` (or `"auto"`),
+            or None for the defaults by head kind.
 
     Example:
 
@@ -121,6 +130,8 @@ class Recipe:
     build_data: Callable
     build_encoder: Callable
     build_head: Callable = None
+    build_metrics: Callable = None
+    build_loss: Callable = None
 
     def with_config(self, **changes):
         """Returns this recipe with `config.replace(**changes)`."""

@@ -39,8 +39,32 @@ def _plain(value):
 
 def metric_name(task, kind, primary_metrics):
     """The logged metric (`<task>_<metric>`) reported for `task`."""
+    return metric_names(task, kind, primary_metrics)[0]
+
+
+def metric_names(task, kind, primary_metrics):
+    """All logged metrics reported for `task`, the primary one first.
+
+    Args:
+        task: str. Task name.
+        kind: str. The task's kind (sets the default).
+        primary_metrics: dict. Task -> metric name or tuple of names.
+
+    Returns:
+        List of `<task>_<metric>` keys.
+
+    Example:
+
+    >>> metric_names("rating", "regression", {"rating": ("rmse", "mae")})
+    ['rating_rmse', 'rating_mae']
+    >>> metric_names("liked", "binary", {})
+    ['liked_accuracy']
+    """
     default = "rmse" if kind == "regression" else "accuracy"
-    return f"{task}_{primary_metrics.get(task, default)}"
+    names = primary_metrics.get(task, default)
+    if isinstance(names, str):
+        names = (names,)
+    return [f"{task}_{name}" for name in names]
 
 
 def aggregate(per_seed):

@@ -34,14 +34,8 @@ def make_strategy(name="auto"):
         raise ValueError(
             f"`strategy` must be one of {STRATEGIES}. Received: {name!r}"
         )
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "auto":
-        name = "mirrored" if len(gpus) > 1 else "one"
-    if name == "one":
-        device = gpus[0].name if gpus else "/cpu:0"
-        return tf.distribute.OneDeviceStrategy(device)
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+    # Before anything that initialises the eager context (listing logical
+    # devices does): collectives must be configured at start-up.
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError(
@@ -56,6 +50,14 @@ def make_strategy(name="auto"):
                 )
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        name = "mirrored" if len(gpus) > 1 else "one"
+    if name == "one":
+        device = gpus[0].name if gpus else "/cpu:0"
+        return tf.distribute.OneDeviceStrategy(device)
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

@@ -11,7 +11,9 @@ from keras_mtcrl.training.callbacks_factory import run_callbacks
 from keras_mtcrl.training.callbacks_factory import write_hparams
 from keras_mtcrl.training.epoch_shuffle import EpochShuffle
 from keras_mtcrl.training.model_factory import build_model
+from keras_mtcrl.training.model_factory import compile_options
 from keras_mtcrl.training.strategy import make_strategy
+from keras_mtcrl.training.validation import validate_data
 from keras_mtcrl.visualization.graph_heatmap import save_graph_heatmap
 
 EVAL_SPLITS = ("test", "test_shifted", "validation_shifted")
@@ -27,7 +29,8 @@ class Trainer:
     A finished architecture is skipped when the run is started again, and
     an interrupted one resumes from its last epoch, so nothing is lost on
     interruption. At the end it writes `results.json`, the graph heatmap
-    `causal_graph.png` and prints a summary table (mean ± std over seeds).
+    `causal_graph.png` and returns a summary with a table (mean ± std over
+    seeds).
 
     Args:
         recipe: `keras_mtcrl.training.Recipe`.
@@ -35,7 +38,8 @@ class Trainer:
         strategy: str or `tf.distribute.Strategy`. See
             `keras_mtcrl.training.make_strategy`. Defaults to `"auto"`.
         verbose: int. Keras progress output (0 none, 1 bar, 2 line per
-            epoch); the summary is always printed. Defaults to `1`.
+            epoch). Defaults to `1`. `Trainer.describe(summary)` renders the
+            summary that `run` returns (the CLI prints it).
         callbacks: sequence of `keras.callbacks.Callback`, added to every
             `fit` after the trainer's own. Defaults to `()`.
 
@@ -60,6 +64,12 @@ class Trainer:
         self.strategy = (
             make_strategy(strategy) if isinstance(strategy, str) else strategy
         )
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise NotImplementedError(
+                "Keras 3 `Model.fit` fails under MultiWorkerMirroredStrategy "
+                "(keras-team/keras#20329), so the trainer cannot use it; "
+                "see docs/reliability.md for the tested alternative."
+            )
         self.verbose = verbose
 
     # ---- One model ----------------------------------------------------
@@ -71,8 +81,11 @@ class Trainer:
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
                 jit_compile=config.jit_compile,
+                **compile_options(self.recipe, data, tasks),
             )
         train, validation = training_datasets(data, config, tasks, shuffle)
+        # Bad labels, features or environments fail here, before training.
+        validate_data(data, model, dataset=train)
         write_hparams(os.path.join(run_dir, "tensorboard"), config, architecture)
         model.fit(
             train,
@@ -161,10 +174,11 @@ class Trainer:
     def _report(self, per_seed, graph, tasks, seeds):
         stats = results_io.aggregate(per_seed)
         rows = [
-            (t.name, results_io.metric_name(
-                t.name, t.kind, self.config.primary_metrics
-            ))
+            (t.name, key)
             for t in tasks
+            for key in results_io.metric_names(
+                t.name, t.kind, self.config.primary_metrics
+            )
         ]
         table = results_io.format_table(
             stats, rows, list(self.config.architectures),
@@ -188,7 +202,6 @@ class Trainer:
                 os.path.join(self.logdir, "causal_graph.png"),
                 title=f"{self.config.name}: learned task-to-module graph",
             )
-        print(self.describe(summary))
         return summary
 
     @staticmethod

@@ -5,8 +5,8 @@ import keras_tuner
 
 from keras_mtcrl.training.epoch_shuffle import EpochShuffle
 from keras_mtcrl.training.model_factory import build_model
+from keras_mtcrl.training.model_factory import compile_options
 from keras_mtcrl.training.trainer import training_datasets
-
 
 OBJECTIVE = "val_tasks_loss"
 
@@ -138,6 +138,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             jit_compile=config.jit_compile,
+            **compile_options(recipe, self.data, self.data.task_names),
         )
         return model
 

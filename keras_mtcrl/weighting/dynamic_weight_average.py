@@ -36,8 +36,8 @@ class DynamicWeightAverage(LossWeighting):
     >>> dwa.build((2,))
     >>> dwa.record_epoch([1.0, 1.0])
     >>> dwa.record_epoch([0.5, 1.0])
-    >>> dwa(np.zeros(2, "float32")).numpy().round(3).tolist()
-    [0.755, 1.245]
+    >>> [round(float(w), 3) for w in dwa(np.zeros(2, "float32"))]
+    [0.876, 1.124]
     """
 
     records_epoch_losses = True

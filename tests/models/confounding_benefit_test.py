@@ -11,9 +11,9 @@ import tempfile
 
 import pytest
 
+from keras_mtcrl.testing import TestCase
 from keras_mtcrl.training import Trainer
 from keras_mtcrl.training import get_recipe
-from keras_mtcrl.testing import TestCase
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from keras_mtcrl import InvariancePenalty
 from keras_mtcrl import SparsityPenalty
 from keras_mtcrl import TaskHead
 from keras_mtcrl.testing import TestCase
+from keras_mtcrl.testing.distribution import mirrored_strategy
 
 
 def train_one_step(strategy, method, initial_weights):
@@ -47,13 +48,8 @@ def train_one_step(strategy, method, initial_weights):
 class DistributedTest(TestCase, parameterized.TestCase):
     @classmethod
     def setUpClass(cls):
-        # One strategy for the whole class: several MirroredStrategy objects
-        # over the same devices in one process can collide on collective
-        # instance keys.
         cls.devices = tf.config.list_logical_devices("CPU")
-        cls.mirrored = tf.distribute.MirroredStrategy(
-            [d.name for d in cls.devices[:2]]
-        )
+        cls.mirrored = mirrored_strategy()
 
     @parameterized.parameters("grad_var", "irmv1", "vrex")
     def test_two_replicas_match_one_device(self, method):

@@ -1,10 +1,10 @@
 import pytest
 
+from keras_mtcrl.testing import TestCase
 from keras_mtcrl.training import RecipeConfig
 from keras_mtcrl.training import get_recipe
 from keras_mtcrl.training import list_recipes
 from keras_mtcrl.training import make_strategy
-from keras_mtcrl.testing import TestCase
 
 
 class RecipeConfigTest(TestCase):

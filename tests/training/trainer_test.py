@@ -4,11 +4,11 @@ import tempfile
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_mtcrl.testing import TestCase
+from keras_mtcrl.testing.distribution import mirrored_strategy
 from keras_mtcrl.training import Trainer
 from keras_mtcrl.training import get_recipe
-from keras_mtcrl.testing import TestCase
 
 
 def tiny_recipe(**changes):
@@ -85,8 +85,7 @@ class TrainerTest(TestCase):
         self.assertEqual(os.path.getmtime(result), stamp)
 
     def test_mirrored_strategy_runs_the_recipe(self):
-        devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
-        strategy = tf.distribute.MirroredStrategy(devices)
+        strategy = mirrored_strategy()
         recipe = tiny_recipe(epochs=1, architectures=("mtcrl",))
         summary = Trainer(recipe, tempfile.mkdtemp(), strategy, 0).run()
         value = summary["stats"]["mtcrl"]["test"]["a_accuracy"]["mean"]

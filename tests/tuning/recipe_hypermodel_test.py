@@ -6,11 +6,11 @@ import keras_tuner
 import pytest
 
 from keras_mtcrl import CausalMTLModel
+from keras_mtcrl.testing import TestCase
 from keras_mtcrl.training import get_recipe
 from keras_mtcrl.tuning import RecipeHyperModel
 from keras_mtcrl.tuning import tune_recipe
 from keras_mtcrl.tuning.recipe_hypermodel import TaskLossSum
-from keras_mtcrl.testing import TestCase
 
 
 def tiny_recipe():
