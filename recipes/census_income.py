@@ -31,8 +31,8 @@ CONFIG = RecipeConfig(
     min_env_samples=16,
     sparsity_weight=0.01,
     learning_rate=1e-3,
-    epochs=8,
-    batch_size=256,
+    epochs=4,
+    batch_size=128,
     primary_metrics={"income": "auc", "never_married": "auc"},
 )
 

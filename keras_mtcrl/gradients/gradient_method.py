@@ -20,6 +20,9 @@ class GradientMethod:
 
     Subclasses implement `combine(grads, step)` and `get_config()`.
 
+    Args:
+        None. Subclasses take their own options (e.g. CAGrad's `c`).
+
     Call arguments:
         grads: float tensor `(T, P)`: row `t` is task `t`'s gradient,
             flattened.

@@ -23,6 +23,9 @@ class IMTL(GradientMethod):
     two tasks' gradients are parallel; the update is then non-finite and
     shows as a NaN loss.
 
+    Args:
+        None: IMTL-G has no options.
+
     Example:
 
     >>> import numpy as np

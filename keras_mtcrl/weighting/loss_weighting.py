@@ -32,6 +32,9 @@ class LossWeighting(keras.layers.Layer):
     - `records_epoch_losses = True` and `record_epoch(losses)`: called by
       `fit` at each epoch's end with the epoch's mean task losses (DWA).
 
+    Args:
+        **kwargs: base layer keyword arguments (`name`, `dtype`).
+
     Call arguments:
         losses: float32 `(T,)` global-batch mean task losses, without
             gradient.

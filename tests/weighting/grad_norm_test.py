@@ -84,6 +84,7 @@ class GradNormTest(TestCase):
         with pytest.raises(ValueError, match="alpha=-1"):
             GradNorm(alpha=-1)
 
+    @pytest.mark.slow
     def test_xla_matches_graph_mode(self):
         logs, after, xla_logs, xla_after, initial = fit_graph_and_xla(
             lambda: GradNorm(), epochs=2
