@@ -26,6 +26,16 @@ def check_task_names(task_names):
     return task_names
 
 
+def check_heads(heads):
+    """Validates a non-empty dict of task name -> head; returns the names."""
+    if not isinstance(heads, dict) or not heads:
+        raise ValueError(
+            "`heads` must be a non-empty dict of task name to head layer. "
+            f"Received: heads={heads!r}"
+        )
+    return tuple(heads)
+
+
 def clone_layer(layer):
     """Returns a fresh, unbuilt copy of `layer` (same config, new weights)."""
     return keras.saving.deserialize_keras_object(

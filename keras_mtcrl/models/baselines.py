@@ -24,19 +24,11 @@ from keras_mtcrl.layers.cgc_router import CGCRouter
 from keras_mtcrl.layers.channel_group_encoder import ChannelGroupEncoder
 from keras_mtcrl.layers.cross_stitch_encoder import CrossStitchEncoder
 from keras_mtcrl.layers.expert_encoder import ExpertEncoder
+from keras_mtcrl.layers.layer_utils import check_heads
 from keras_mtcrl.layers.mixture_of_experts_router import MixtureOfExpertsRouter
 from keras_mtcrl.layers.module_select_router import ModuleSelectRouter
 from keras_mtcrl.models.causal_mtl_model import CausalMTLModel
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
-
-
-def _check_heads(heads):
-    if not isinstance(heads, dict) or not heads:
-        raise ValueError(
-            "`heads` must be a non-empty dict of task name to head layer. "
-            f"Received: heads={heads!r}"
-        )
-    return tuple(heads)
 
 
 def _mlp(hidden_units, name):
@@ -91,7 +83,7 @@ def shared_bottom(
     >>> type(model.router).__name__
     'SharedRouter'
     """
-    _check_heads(heads)
+    check_heads(heads)
     bottom = _mlp(hidden_units, "shared_bottom")
     if causal:
         encoder = ChannelGroupEncoder(bottom, num_modules=num_modules)
@@ -133,7 +125,7 @@ def mmoe(
     >>> type(model.router).__name__
     'MixtureOfExpertsRouter'
     """
-    tasks = _check_heads(heads)
+    tasks = check_heads(heads)
     encoder = ExpertEncoder(
         num_modules=num_experts,
         module_units=expert_units,
@@ -184,7 +176,7 @@ def ple(
     >>> model.router.num_levels
     2
     """
-    tasks = _check_heads(heads)
+    tasks = check_heads(heads)
     _refuse_causal("ple", kwargs)
     router = CGCRouter(
         tasks,
@@ -263,7 +255,7 @@ def cross_stitch(
     >>> model.encoder.num_modules
     2
     """
-    tasks = _check_heads(heads)
+    tasks = check_heads(heads)
     encoder = CrossStitchEncoder(
         len(tasks), hidden_units=hidden_units, self_weight=self_weight
     )
@@ -302,7 +294,7 @@ def single_task(heads, hidden_units=(64, 32), **kwargs):
     >>> {t: m.task_names for t, m in models.items()}
     {'a': ('a',), 'b': ('b',)}
     """
-    tasks = _check_heads(heads)
+    tasks = check_heads(heads)
     _refuse_causal("single_task", kwargs)
     return {
         task: MultiTaskModel(

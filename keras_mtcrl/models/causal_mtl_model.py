@@ -6,15 +6,16 @@ import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.layers.causal_graph import CausalGraph
+from keras_mtcrl.layers.layer_utils import check_heads
 from keras_mtcrl.losses.disentanglement import DisentanglementPenalty
 from keras_mtcrl.losses.invariance import InvariancePenalty
 from keras_mtcrl.losses.penalty_utils import get_penalty
 from keras_mtcrl.losses.sparsity import SparsityPenalty
 from keras_mtcrl.models.environments import environments_from_labels
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
+from keras_mtcrl.models.multi_task_model import revive_layers
 
 serialize = keras.saving.serialize_keras_object
-deserialize = keras.saving.deserialize_keras_object
 
 
 @keras_mtcrl_export
@@ -109,11 +110,7 @@ class CausalMTLModel(MultiTaskModel):
                 f"ExpertEncoder). Received: {type(encoder).__name__} with "
                 f"num_modules={num_modules!r}"
             )
-        if not isinstance(heads, dict) or not heads:
-            raise ValueError(
-                "`heads` must be a non-empty dict of task name to head "
-                f"layer. Received: heads={heads!r}"
-            )
+        check_heads(heads)
         self.disentanglement = _default(
             disentanglement, DisentanglementPenalty
         )
@@ -286,11 +283,7 @@ class CausalMTLModel(MultiTaskModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = deserialize(config["encoder"])
-        config["heads"] = {
-            t: deserialize(h) for t, h in config["heads"].items()
-        }
+        config = revive_layers(config)
         for key, penalty_cls in (
             ("disentanglement", DisentanglementPenalty),
             ("sparsity", SparsityPenalty),

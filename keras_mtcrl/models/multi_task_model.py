@@ -8,6 +8,7 @@ from keras_mtcrl.gradients.lookup import get as get_gradient_method
 from keras_mtcrl.gradients.task_gradients import combine_gradients
 from keras_mtcrl.gradients.task_gradients import shared_mask
 from keras_mtcrl.layers.layer_utils import build_sublayer
+from keras_mtcrl.layers.layer_utils import check_heads
 from keras_mtcrl.layers.shared_router import SharedRouter
 from keras_mtcrl.losses.replica_stats import cross_replica_sum
 from keras_mtcrl.losses.replica_stats import num_replicas
@@ -100,12 +101,7 @@ class MultiTaskModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(heads, dict) or not heads:
-            raise ValueError(
-                "`heads` must be a non-empty dict of task name to head "
-                f"layer. Received: heads={heads!r}"
-            )
-        self.task_names = tuple(heads)
+        self.task_names = check_heads(heads)
         self.encoder = encoder
         self.heads = dict(heads)
         self.router = router if router is not None else SharedRouter(
@@ -589,13 +585,17 @@ class MultiTaskModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = deserialize(config["encoder"])
-        config["heads"] = {
-            t: deserialize(h) for t, h in config["heads"].items()
-        }
+        return cls(**revive_layers(config))
+
+
+def revive_layers(config):
+    """A copy of a model config with its encoder, heads and router revived."""
+    config = dict(config)
+    config["encoder"] = deserialize(config["encoder"])
+    config["heads"] = {t: deserialize(h) for t, h in config["heads"].items()}
+    if config.get("router") is not None:
         config["router"] = deserialize(config["router"])
-        return cls(**config)
+    return config
 
 
 class _MetricBank:
