@@ -46,6 +46,8 @@ setup(
         "test": [
             "pytest>=8",
             "pytest-xdist>=3.5",
+            # Lint (tests/lint_test.py); minor versions add rules.
+            "ruff>=0.17,<0.18",
             # Ships the real stereo_motorcycle frame used by a smoke test.
             "scikit-image>=0.22",
         ],

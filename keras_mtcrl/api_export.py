@@ -1,4 +1,4 @@
-"""The one decorator that makes a public class serializable under our package."""
+"""The one decorator that makes a public class serializable in keras_mtcrl."""
 
 import keras
 

@@ -89,8 +89,8 @@ FASHION = register_recipe(
     RECIPE.with_config(
         name="multi_fashion_mnist",
         description=(
-            "Multi-Fashion-MNIST with label confounding; needs Debian's "
-            "dataset-fashion-mnist (apt-get install dataset-fashion-mnist)."
+            "Multi-Fashion-MNIST with label confounding; Debian's "
+            "dataset-fashion-mnist is fetched on first use (or --data-dir)."
         ),
         data_args={
             "shift": "confounded",

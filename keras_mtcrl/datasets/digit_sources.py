@@ -2,14 +2,28 @@
 
 import importlib.resources
 import os
+import pathlib
+import shutil
+import tempfile
 
 import numpy as np
 
+from keras_mtcrl.datasets.cache import get_cache_dir
+from keras_mtcrl.datasets.debian_package import download_and_unpack
 from keras_mtcrl.datasets.idx_format import read_idx
 
 MNIST_RESOURCE = "mnist_10k.npz"
 #: Where Debian's `dataset-fashion-mnist` package puts its idx files.
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+#: The Debian package that holds Fashion-MNIST, fetched when not installed,
+#: and the idx files' folder inside it.
+FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
+FASHION_MNIST_PACKAGE_DIR = "usr/share/datasets/fashion-mnist"
+_FASHION_FALLBACK = (
+    "download Fashion-MNIST's idx files from "
+    "github.com/zalandoresearch/fashion-mnist and pass their folder as "
+    "`data_dir`"
+)
 FASHION_MNIST_SPLITS = ("train", "t10k")
 SOURCES = ("mnist", "fashion_mnist")
 
@@ -42,20 +56,87 @@ def load_mnist_10k():
         return npz["images"], npz["labels"]
 
 
+def fetch_fashion_mnist(cache_dir=None):
+    """Returns a folder with Fashion-MNIST's idx files, fetching on first use.
+
+    Looks, in order, in Debian's install folder
+    (`/usr/share/datasets/fashion-mnist`, after `apt-get install
+    dataset-fashion-mnist`) and in the cache folder
+    (`<cache>/fashion-mnist`); else downloads the Debian package with
+    `apt-get download` (no root needed), unpacks it with `dpkg-deb -x` and
+    copies its idx files into the cache. Fashion-MNIST is MIT-licensed
+    (Copyright 2017 Zalando SE).
+
+    Args:
+        cache_dir: str or path-like. Cache root; see
+            `keras_mtcrl.datasets.cache.get_cache_dir`. Defaults to `None`.
+
+    Returns:
+        `pathlib.Path` of a folder holding
+        `{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`.
+
+    Example:
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> cached = get_cache_dir("fashion-mnist", root)
+    >>> for split in FASHION_MNIST_SPLITS:
+    ...     for kind in ("images-idx3", "labels-idx1"):
+    ...         _ = (cached / f"{split}-{kind}-ubyte.gz").write_bytes(b"")
+    >>> fetch_fashion_mnist(root) in (cached, _installed_fashion_dir())
+    True
+    """
+    installed = _installed_fashion_dir()
+    if installed is not None:
+        return installed
+    cached = get_cache_dir("fashion-mnist", cache_dir)
+    if _has_fashion_files(cached):
+        return cached
+    with tempfile.TemporaryDirectory() as tmp:
+        root = download_and_unpack(
+            FASHION_MNIST_PACKAGE, tmp, _FASHION_FALLBACK
+        )
+        unpacked = root / FASHION_MNIST_PACKAGE_DIR
+        if not _has_fashion_files(unpacked):
+            raise FileNotFoundError(
+                f"The package {FASHION_MNIST_PACKAGE} did not hold the idx "
+                f"files under /{FASHION_MNIST_PACKAGE_DIR}. Instead, "
+                f"{_FASHION_FALLBACK}."
+            )
+        for path in sorted(unpacked.glob("*-ubyte.gz")):
+            # Copy then rename: an interrupted copy never looks complete.
+            partial = cached / (path.name + ".partial")
+            shutil.copyfile(path, partial)
+            os.replace(partial, cached / path.name)
+    return cached
+
+
+def _installed_fashion_dir():
+    folder = pathlib.Path(FASHION_MNIST_DIR)
+    return folder if _has_fashion_files(folder) else None
+
+
+def _has_fashion_files(folder):
+    return all(
+        (pathlib.Path(folder) / f"{split}-{kind}-ubyte.gz").is_file()
+        for split in FASHION_MNIST_SPLITS
+        for kind in ("images-idx3", "labels-idx1")
+    )
+
+
 def load_fashion_mnist(data_dir=None, split="t10k"):
     """Loads Fashion-MNIST from its idx files.
 
     Fashion-MNIST (Xiao, Rasul, Vollgraf; Copyright 2017 Zalando SE, MIT
     licence) is not embedded. By default it is read from Debian's
-    `dataset-fashion-mnist` package (`apt-get install
-    dataset-fashion-mnist`), which puts the four idx `.gz` files under
-    `/usr/share/datasets/fashion-mnist/`. Any folder holding
+    `dataset-fashion-mnist` package: installed, or fetched once into the
+    cache folder by `fetch_fashion_mnist`. Any folder holding
     `<split>-images-idx3-ubyte[.gz]` and `<split>-labels-idx1-ubyte[.gz]`
     works.
 
     Args:
         data_dir: str or path-like. Folder of the idx files. Defaults to
-            `None`, the Debian package's folder.
+            `None`: `fetch_fashion_mnist()`.
         split: str. `"t10k"` (10,000 images, 1,000 per class) or
             `"train"` (60,000). Defaults to `"t10k"`.
 
@@ -82,7 +163,7 @@ def load_fashion_mnist(data_dir=None, split="t10k"):
             f"`split` must be one of {FASHION_MNIST_SPLITS}. "
             f"Received: split={split!r}"
         )
-    folder = os.fspath(FASHION_MNIST_DIR if data_dir is None else data_dir)
+    folder = os.fspath(fetch_fashion_mnist() if data_dir is None else data_dir)
     images_path = _find_idx(folder, f"{split}-images-idx3-ubyte")
     labels_path = _find_idx(folder, f"{split}-labels-idx1-ubyte")
     images, labels = read_idx(images_path), read_idx(labels_path)
@@ -98,8 +179,8 @@ def load_digit_source(source="mnist", data_dir=None):
             `"fashion_mnist"` (Fashion-MNIST's 10,000 `t10k` images, so
             both pools have the same size). Defaults to `"mnist"`.
         data_dir: str or path-like. Folder of the Fashion-MNIST idx files;
-            only with `source="fashion_mnist"`. Defaults to `None`, the
-            Debian package's folder.
+            only with `source="fashion_mnist"`. Defaults to `None`:
+            `fetch_fashion_mnist()` (Debian's package, fetched once).
 
     Returns:
         A tuple `(images, labels)`: uint8 arrays (N, 28, 28) and (N,).
@@ -130,8 +211,9 @@ def _find_idx(folder, stem):
         if os.path.isfile(path):
             return path
     hint = (
-        "Install it with `apt-get install dataset-fashion-mnist`, or pass "
-        "`data_dir=` a folder that holds the Fashion-MNIST idx files."
+        "Pass `data_dir=` a folder that holds the Fashion-MNIST idx files "
+        "(with `data_dir=None` they are fetched from Debian's "
+        "`dataset-fashion-mnist` package)."
     )
     raise FileNotFoundError(
         f"Fashion-MNIST file not found: looked for {' or '.join(candidates)}."

@@ -8,15 +8,13 @@ redistribution, so the data are fetched at run time and kept only in the
 user's cache folder.
 """
 
-import os
 import pathlib
-import shutil
-import subprocess
 import tempfile
 
 import numpy as np
 
 from keras_mtcrl.datasets.cache import get_cache_dir
+from keras_mtcrl.datasets.debian_package import download_and_unpack
 from keras_mtcrl.datasets.movielens_files import TABLE_KEYS
 from keras_mtcrl.datasets.movielens_rdata import read_lazyload_object
 
@@ -173,32 +171,9 @@ def _typed(table):
 
 
 def _download_and_unpack(tmp):
-    for tool in ("apt-get", "dpkg-deb"):
-        if shutil.which(tool) is None:
-            raise FileNotFoundError(
-                f"`{tool}` not found: fetching dslabs' MovieLens needs a "
-                f"Debian-based system. Otherwise download ml-latest-small "
-                f"from GroupLens and pass its folder as `data_dir`."
-            )
-    command = ["apt-get", "download", DSLABS_PACKAGE]
-    result = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
-    if result.returncode != 0:
-        # The package lists may be missing or stale on a fresh system.
-        subprocess.run(["apt-get", "update"], capture_output=True, text=True)
-        result = subprocess.run(
-            command, cwd=tmp, capture_output=True, text=True
-        )
-    debs = sorted(pathlib.Path(tmp).glob(f"{DSLABS_PACKAGE}_*.deb"))
-    if result.returncode != 0 or not debs:
-        raise RuntimeError(
-            f"`{' '.join(command)}` failed ({result.stderr.strip()[-500:]})."
-            f" Run it by hand (after `apt-get update`), or pass a GroupLens "
-            f"folder as `data_dir`."
-        )
-    root = pathlib.Path(tmp, "unpacked")
-    subprocess.run(
-        ["dpkg-deb", "-x", os.fspath(debs[-1]), os.fspath(root)],
-        check=True,
-        capture_output=True,
+    return download_and_unpack(
+        DSLABS_PACKAGE,
+        tmp,
+        "download ml-latest-small from GroupLens and pass its folder as "
+        "`data_dir`",
     )
-    return root

@@ -212,8 +212,8 @@ def build_multi_mnist(
         image_size: int in [8, 256]. Side of the output images. Defaults
             to `28`.
         data_dir: str or path-like. Folder of the Fashion-MNIST idx files
-            (`source="fashion_mnist"` only). Defaults to `None`, the
-            Debian package's folder.
+            (`source="fashion_mnist"` only). Defaults to `None`:
+            Debian's package, fetched once into the cache folder.
 
     Returns:
         A `MultiTaskData` whose splits yield `({"image": float32 (S, S, 1)

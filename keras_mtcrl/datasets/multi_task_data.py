@@ -108,7 +108,7 @@ class MultiTaskData:
         return self.splits[name]
 
     def batched(self, name, batch_size, shuffle=False, seed=0):
-        """Returns split `name` batched (and shuffled when asked), prefetched."""
+        """Returns split `name` batched, shuffled when asked, prefetched."""
         ds = self.split(name)
         if shuffle:
             ds = ds.shuffle(

@@ -21,7 +21,8 @@ def check_task_names(task_names):
         )
     if len(set(task_names)) != len(task_names):
         raise ValueError(
-            f"`task_names` must be distinct. Received: task_names={task_names!r}"
+            "`task_names` must be distinct. Received: "
+            f"task_names={task_names!r}"
         )
     return task_names
 
@@ -44,7 +45,8 @@ def clone_layer(layer):
 
 
 def build_sublayer(layer, input_shape):
-    """Builds `layer` for `input_shape` unless built; returns its output shape."""
+    """Builds `layer` for `input_shape` unless built; returns its output
+    shape."""
     if not layer.built:
         layer.build(input_shape)
     return layer.compute_output_shape(input_shape)

@@ -36,8 +36,8 @@ def cross_correlation_penalty(pooled, epsilon=1e-5):
     """Mean squared cross-correlation between dimensions of different modules.
 
     Built from batch sums (added up across replicas, gradient of the local
-    part), so it is the same on one device as on several. Constant features standardise to zero, not
-    NaN, thanks to `epsilon`.
+    part), so it is the same on one device as on several. Constant
+    features standardise to zero, not NaN, thanks to `epsilon`.
 
     Args:
         pooled: float32 `(batch, K, d)` from `pool_modules`.

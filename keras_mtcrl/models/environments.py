@@ -52,7 +52,8 @@ def label_code(labels, kind, units, task):
     if kind == "binary":
         return tf.cast(flat > 0.5, "int32"), 2, valid
     weights = tf.cast(valid, "float32")
-    mean = tf.reduce_sum(flat * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+    total = tf.maximum(tf.reduce_sum(weights), 1.0)
+    mean = tf.reduce_sum(flat * weights) / total
     return tf.cast(flat > mean, "int32"), 2, valid
 
 

@@ -73,7 +73,10 @@ def assert_class_ids_in_range(task, labels, num_classes):
 
 def assert_finite_features(features):
     """Runtime check that every float feature is finite; names the feature."""
-    items = features.items() if isinstance(features, dict) else [("x", features)]
+    if isinstance(features, dict):
+        items = features.items()
+    else:
+        items = [("x", features)]
     checks = []
     for name, value in items:
         value = tf.convert_to_tensor(value)

@@ -5,14 +5,13 @@ import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.gradients.lookup import get as get_gradient_method
-from keras_mtcrl.gradients.task_gradients import combine_gradients
-from keras_mtcrl.gradients.task_gradients import shared_mask
 from keras_mtcrl.layers.layer_utils import build_sublayer
 from keras_mtcrl.layers.layer_utils import check_heads
 from keras_mtcrl.layers.shared_router import SharedRouter
 from keras_mtcrl.losses.replica_stats import cross_replica_sum
 from keras_mtcrl.losses.replica_stats import num_replicas
 from keras_mtcrl.models import label_checks
+from keras_mtcrl.models.per_task_step import per_task_gradient_step
 from keras_mtcrl.models.task_losses import masked_per_sample_loss
 from keras_mtcrl.models.task_losses import resolve_task_losses
 from keras_mtcrl.models.task_metrics import resolve_task_metrics
@@ -442,7 +441,9 @@ class MultiTaskModel(keras.Model):
         if self.gradient_method is not None or getattr(
             self.loss_weighting, "needs_task_gradients", False
         ):
-            return self._per_task_gradient_step(data)
+            x, y, sample_weight = self._unpack(data)
+            logged, forward = per_task_gradient_step(self, x, y, sample_weight)
+            return self._update_metrics(logged, forward)
         x, y, sample_weight = self._unpack(data)
         with tf.GradientTape() as tape:
             loss, logged, forward = self.compute_objective(
@@ -455,74 +456,6 @@ class MultiTaskModel(keras.Model):
         if self.loss_weighting is not None:
             self.loss_weighting.after_step()
         return self._update_metrics(logged, forward)
-
-    def _per_task_gradient_step(self, data):
-        """Training step with one gradient per task (gradient methods,
-        GradNorm); see `keras_mtcrl.gradients.task_gradients`."""
-        x, y, sample_weight = self._unpack(data)
-        scale = self.optimizer.scale_loss
-        with tf.GradientTape(persistent=True) as tape:
-            parts = self.objective_parts(x, y, sample_weight, training=True)
-            task_losses = [
-                scale(parts["task_shares"][t]) for t in self.task_names
-            ]
-            rest = tf.constant(0.0)
-            weights = parts["task_weights"]
-            if weights is not None:
-                # Gradient into the weighting's own variables only.
-                for index, task in enumerate(self.task_names):
-                    rest += weights[index] * tf.stop_gradient(
-                        parts["task_shares"][task]
-                    )
-            for addend in parts["other_addends"]:
-                rest += addend
-            rest = scale(rest)
-        variables = self.trainable_variables
-        task_grads = [tape.gradient(loss, variables) for loss in task_losses]
-        rest_grads = tape.gradient(rest, variables)
-        del tape
-        if weights is None:
-            weights = tf.ones((len(self.task_names),), "float32")
-        mask = shared_mask(
-            task_grads, variables, self.task_specific_variables()
-        )
-        gradients, norms = combine_gradients(
-            task_grads,
-            rest_grads,
-            variables,
-            weights,
-            self.gradient_method,
-            self.optimizer.iterations,
-            mask,
-        )
-        logged = parts["logged"]
-        if self.loss_weighting is not None:
-            losses = tf.stack([logged[f"loss_{t}"] for t in self.task_names])
-            replicas = float(num_replicas())
-            positions = {id(v): i for i, v in enumerate(variables)}
-            for grad, variable in self.loss_weighting.auxiliary_gradients(
-                losses, norms
-            ):
-                i = positions[id(variable)]
-                extra = grad / replicas
-                gradients[i] = (
-                    extra if gradients[i] is None else gradients[i] + extra
-                )
-        # A non-finite update (e.g. a failed MGDA solve under XLA, which
-        # cannot raise) makes the logged loss NaN at once.
-        finite_check = tf.add_n(
-            [
-                tf.reduce_sum(tf.cast(_gradient_values(g), "float32"))
-                for g in gradients
-                if g is not None
-            ]
-            or [tf.constant(0.0)]
-        )
-        logged["loss"] = logged["loss"] + 0.0 * tf.cast(finite_check, "float32")
-        self.optimizer.apply_gradients(zip(gradients, variables))
-        if self.loss_weighting is not None:
-            self.loss_weighting.after_step()
-        return self._update_metrics(logged, parts["forward"])
 
     def test_step(self, data):
         x, y, sample_weight = self._unpack(data)
@@ -609,9 +542,3 @@ def _task_sample_weight(sample_weight, task):
     if isinstance(sample_weight, dict):
         return sample_weight.get(task)
     return sample_weight
-
-
-def _gradient_values(gradient):
-    if isinstance(gradient, tf.IndexedSlices):
-        return gradient.values
-    return gradient

@@ -91,7 +91,8 @@ class RecipeConfig:
 
     def replace(self, **changes):
         """Returns a copy with `changes` applied (unknown fields raise)."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - fields)
         if unknown:
             raise ValueError(
                 f"Unknown config field(s) {unknown}. Fields: "

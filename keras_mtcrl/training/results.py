@@ -6,6 +6,14 @@ import os
 
 import numpy as np
 
+from keras_mtcrl.metrics.delta_m import delta_m
+
+#: Metric names (after `<task>_`) where lower values are better; every other
+#: reported metric (accuracy, AUC, mIoU, within-angle rates) is higher-better.
+LOWER_IS_BETTER = frozenset(
+    {"rmse", "mae", "mse", "abs_error", "rel_error", "mean_angle",
+     "median_angle"}
+)
 SPLIT_LABELS = {
     "test": "ID test",
     "test_shifted": "shifted test",
@@ -103,7 +111,60 @@ def aggregate(per_seed):
     return out
 
 
-def format_table(stats, rows, architectures, splits):
+def delta_m_by_split(stats, rows, splits, baseline="single_task"):
+    """`delta_m` (%) of every architecture against `baseline`, per split.
+
+    Uses the mean over seeds of each reported metric (`rows`), each task's
+    metrics averaged first (see `keras_mtcrl.metrics.delta_m`); a metric
+    named in `LOWER_IS_BETTER` counts with the opposite sign. Positive means
+    better than the baseline.
+
+    Args:
+        stats: output of `aggregate`.
+        rows: list of `(task, metric_key)` pairs, as for `format_table`.
+        splits: split names.
+        baseline: str. The reference architecture. Defaults to
+            `"single_task"`.
+
+    Returns:
+        Dict arch -> split -> float (missing when a value is), or `{}` when
+        `baseline` was not run.
+
+    Example:
+
+    >>> stats = aggregate([{"single_task": {"test": {"a_rmse": 2.0}},
+    ...                     "mtcrl": {"test": {"a_rmse": 1.5}}}])
+    >>> delta_m_by_split(stats, [("a", "a_rmse")], ["test"])["mtcrl"]
+    {'test': 25.0}
+    """
+    if baseline not in stats:
+        return {}
+    out = {}
+    for arch in stats:
+        for split in splits:
+            results, reference, better = {}, {}, {}
+            for task, key in rows:
+                value = stats[arch].get(split, {}).get(key)
+                base = stats[baseline].get(split, {}).get(key)
+                if value is None or base is None:
+                    break
+                metric = key[len(task) + 1:]
+                results.setdefault(task, {})[metric] = value["mean"]
+                reference.setdefault(task, {})[metric] = base["mean"]
+                better.setdefault(task, {})[metric] = (
+                    metric not in LOWER_IS_BETTER
+                )
+            else:
+                try:
+                    out.setdefault(arch, {})[split] = delta_m(
+                        results, reference, better
+                    )
+                except ValueError:  # a zero or non-finite baseline
+                    pass
+    return out
+
+
+def format_table(stats, rows, architectures, splits, delta=None):
     """Renders the summary as a markdown table.
 
     Args:
@@ -111,9 +172,19 @@ def format_table(stats, rows, architectures, splits):
         rows: list of `(task, metric_key)` pairs.
         architectures: column order.
         splits: split names to show per task.
+        delta: output of `delta_m_by_split`, or None. When given, one last
+            row per split holds each architecture's `delta_m` in %.
 
     Returns:
         str, a markdown table (mean ± std over seeds).
+
+    Example:
+
+    >>> stats = aggregate([{"m": {"test": {"a_accuracy": 0.5}}}])
+    >>> print(format_table(stats, [("a", "a_accuracy")], ["m"], ["test"]))
+    | task | metric | split | m |
+    |---|---|---|---|
+    | a | accuracy | ID test | 0.500 |
     """
     header = "| task | metric | split | " + " | ".join(architectures) + " |"
     lines = [header, "|" + "---|" * (3 + len(architectures))]
@@ -128,7 +199,21 @@ def format_table(stats, rows, architectures, splits):
             lines.append(
                 f"| {task} | {metric} | {label} | " + " | ".join(cells) + " |"
             )
+    for split in splits if delta else ():
+        cells = [
+            _signed(delta.get(arch, {}).get(split)) for arch in architectures
+        ]
+        label = SPLIT_LABELS.get(split, split)
+        lines.append(
+            f"| all | Δm vs single_task (%) | {label} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines)
+
+
+def _signed(value):
+    return "-" if value is None else f"{value:+.1f}"
 
 
 def _cell(value):

@@ -86,7 +86,9 @@ class Trainer:
         train, validation = training_datasets(data, config, tasks, shuffle)
         # Bad labels, features or environments fail here, before training.
         validate_data(data, model, dataset=train)
-        write_hparams(os.path.join(run_dir, "tensorboard"), config, architecture)
+        write_hparams(
+            os.path.join(run_dir, "tensorboard"), config, architecture
+        )
         model.fit(
             train,
             validation_data=validation,
@@ -150,7 +152,10 @@ class Trainer:
 
         Returns:
             Dict with `stats` (arch -> split -> metric -> mean/std/n),
-            `table` (markdown), `graph` (T x K list) and `logdir`.
+            `delta_m` (arch -> split -> % against `single_task`, empty
+            when that baseline is not among the architectures), `table`
+            (markdown, with the `delta_m` rows), `graph` (T x K list) and
+            `logdir`.
         """
         seeds = list(seeds) if seeds else [self.config.seed]
         per_seed, graph, tasks = [], None, None
@@ -180,21 +185,25 @@ class Trainer:
                 t.name, t.kind, self.config.primary_metrics
             )
         ]
+        splits = ["test", "test_shifted"]
+        delta = results_io.delta_m_by_split(stats, rows, splits)
         table = results_io.format_table(
-            stats, rows, list(self.config.architectures),
-            ["test", "test_shifted"],
+            stats, rows, list(self.config.architectures), splits, delta
         )
         summary = {
             "recipe": self.config.name,
             "config": self.config.to_dict(),
             "seeds": seeds,
             "stats": stats,
+            "delta_m": delta,
             "table": table,
             "graph": graph,
             "tasks": [t.name for t in tasks],
             "logdir": self.logdir,
         }
-        results_io.write_json(os.path.join(self.logdir, "results.json"), summary)
+        results_io.write_json(
+            os.path.join(self.logdir, "results.json"), summary
+        )
         if graph is not None:
             summary["graph_png"] = save_graph_heatmap(
                 np.asarray(graph),

@@ -55,10 +55,11 @@ class RecipeHyperModel(keras_tuner.HyperModel):
     per-epoch shuffle and validates on the shifted validation split when
     the recipe has one (else the in-distribution one), never on a test
     split; trials are compared on `val_tasks_loss`, the sum of the task
-    losses (penalties excluded). For `architecture="mtcrl"` the search space is: `num_modules`,
-    `invariance_weight`, `sparsity_weight`, `disentanglement_weight`,
-    `graph_temperature`, `warmup_steps`, `learning_rate`; for baselines,
-    `num_modules` and `learning_rate`. Fix any of them with `hp.Fixed`.
+    losses (penalties excluded). For `architecture="mtcrl"` the search
+    space is: `num_modules`, `invariance_weight`, `sparsity_weight`,
+    `disentanglement_weight`, `graph_temperature`, `warmup_steps`,
+    `learning_rate`; for baselines, `num_modules` and `learning_rate`. Fix
+    any of them with `hp.Fixed`.
 
     Args:
         recipe: `keras_mtcrl.training.Recipe`.

@@ -17,7 +17,9 @@ TUNERS = ("random", "bayesian", "hyperband")
 def make_tuner(hypermodel, tuner, max_trials, directory, seed=0):
     """Returns the keras-tuner `Tuner` named `tuner` (min task val loss)."""
     if tuner not in TUNERS:
-        raise ValueError(f"`tuner` must be one of {TUNERS}. Received: {tuner!r}")
+        raise ValueError(
+            f"`tuner` must be one of {TUNERS}. Received: {tuner!r}"
+        )
     common = dict(
         hypermodel=hypermodel,
         objective=keras_tuner.Objective(OBJECTIVE, "min"),

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from benchmarks import accuracy
 from benchmarks import report
 from benchmarks import scaling
 from benchmarks import speed
@@ -97,6 +98,26 @@ def test_scaling_quick(tmp_path):
         check_numbers(columns, rows, [str(v) for v in values])
 
 
+def test_accuracy_quick(tmp_path):
+    markdown = run_quick(tmp_path, "accuracy")
+    assert "<!-- benchmarks:accuracy:begin -->" in markdown
+    tables = parse_tables(markdown)
+    columns, rows = tables["Δm against single-task models (%), all recipes"]
+    assert columns == [
+        "recipe", "mtcrl ID", "mtcrl shifted",
+        "shared_bottom ID", "shared_bottom shifted",
+    ]
+    check_numbers(columns, rows, ["synthetic", "mean over recipes"])
+    assert rows["synthetic"] == rows["mean over recipes"]
+    # The recipe's own table: its metrics, then the delta_m rows.
+    lines = [line for line in markdown.splitlines() if line.startswith("| a |")]
+    assert len(lines) == 2  # accuracy, ID and shifted
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")][3:]
+        assert all(0.0 <= float(cell) <= 1.0 for cell in cells), line
+    assert "| all | Δm vs single_task (%) | ID test |" in markdown
+
+
 def _groups(plan):
     """Merges the plan's groups per workload: (workload, modes, labels)."""
     merged = {}
@@ -137,7 +158,7 @@ def test_comparison_table_divides_keras_by_torch():
     ]
 
 
-@pytest.mark.parametrize("module", [report, scaling, speed])
+@pytest.mark.parametrize("module", [accuracy, report, scaling, speed])
 def test_docstring_examples(module):
     failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failures == 0

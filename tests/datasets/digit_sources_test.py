@@ -1,9 +1,13 @@
 import gzip
+import os
+import shutil
 import struct
+import subprocess
 
 import numpy as np
 import pytest
 
+from keras_mtcrl.datasets import debian_package
 from keras_mtcrl.datasets import digit_sources
 from keras_mtcrl.datasets.digit_sources import load_digit_source
 from keras_mtcrl.datasets.digit_sources import load_fashion_mnist
@@ -83,15 +87,72 @@ def test_fashion_reads_plain_files_and_train_split(tmp_path):
     assert labels.tolist() == [1, 2]
 
 
-def test_fashion_missing_default_dir_says_how_to_install(tmp_path, monkeypatch):
-    absent = tmp_path / "absent"
-    monkeypatch.setattr(digit_sources, "FASHION_MNIST_DIR", str(absent))
+def test_fashion_without_apt_get_says_what_to_do(tmp_path, monkeypatch):
+    absent = str(tmp_path / "no")
+    monkeypatch.setattr(digit_sources, "FASHION_MNIST_DIR", absent)
+    monkeypatch.setenv("KERAS_MTCRL_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(debian_package.shutil, "which", lambda _: None)
     with pytest.raises(FileNotFoundError) as info:
         load_fashion_mnist()
     message = str(info.value)
-    assert "apt-get install dataset-fashion-mnist" in message
-    assert str(absent / "t10k-images-idx3-ubyte.gz") in message
+    assert "apt-get" in message and "dataset-fashion-mnist" in message
     assert "data_dir" in message
+
+
+def test_fashion_reads_the_installed_package_first(tmp_path, monkeypatch):
+    installed = tmp_path / "installed"
+    installed.mkdir()
+    for split in ("train", "t10k"):
+        write_fashion_split(installed, [3, 4], split=split)
+    monkeypatch.setattr(digit_sources, "FASHION_MNIST_DIR", str(installed))
+    assert digit_sources.fetch_fashion_mnist(tmp_path / "cache") == installed
+    assert load_fashion_mnist()[1].tolist() == [3, 4]
+
+
+@pytest.mark.skipif(
+    shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)"
+)
+def test_fashion_fetches_the_debian_package_once(tmp_path, monkeypatch):
+    # A real .deb in the package's layout, served by a stand-in apt-get.
+    package_root = tmp_path / "pkg"
+    folder = package_root / "usr/share/datasets/fashion-mnist"
+    folder.mkdir(parents=True)
+    for split in ("train", "t10k"):
+        write_fashion_split(folder, [7, 1, 9], split=split)
+    (package_root / "DEBIAN").mkdir()
+    (package_root / "DEBIAN/control").write_text(
+        "Package: dataset-fashion-mnist\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: test <t@example.org>\nDescription: fixture\n"
+    )
+    deb = tmp_path / "dataset-fashion-mnist_1.0_all.deb"
+    subprocess.run(
+        ["dpkg-deb", "--build", str(package_root), str(deb)],
+        check=True, capture_output=True,
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.txt"
+    fake = bin_dir / "apt-get"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\ncp {deb} .\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    absent = str(tmp_path / "no")
+    monkeypatch.setattr(digit_sources, "FASHION_MNIST_DIR", absent)
+    monkeypatch.setenv("KERAS_MTCRL_DATA", str(tmp_path / "cache"))
+
+    images, labels = load_fashion_mnist()
+    assert labels.tolist() == [7, 1, 9] and images.shape == (3, 28, 28)
+    cached = tmp_path / "cache" / "fashion-mnist"
+    assert sorted(p.name for p in cached.iterdir()) == sorted(
+        f"{s}-{k}-ubyte.gz"
+        for s in ("train", "t10k")
+        for k in ("images-idx3", "labels-idx1")
+    )
+    # The second load reads the cache: apt-get ran once.
+    load_fashion_mnist(split="train")
+    assert calls.read_text().split("\n")[:-1] == [
+        "download dataset-fashion-mnist"
+    ]
 
 
 def test_fashion_missing_labels_file(tmp_path):
@@ -152,3 +213,17 @@ def test_load_digit_source_errors(tmp_path):
         load_digit_source("cifar10")
     with pytest.raises(ValueError, match="only used with source='fashion"):
         load_digit_source("mnist", tmp_path)
+
+
+@pytest.mark.slow
+def test_real_fashion_fetch_matches_the_published_counts(tmp_path, monkeypatch):
+    if shutil.which("apt-get") is None:
+        pytest.skip("apt-get is not available")
+    absent = str(tmp_path / "no")
+    monkeypatch.setattr(digit_sources, "FASHION_MNIST_DIR", absent)
+    folder = digit_sources.fetch_fashion_mnist(tmp_path)
+    assert folder == tmp_path / "fashion-mnist"
+    for split, per_class in (("t10k", 1000), ("train", 6000)):
+        images, labels = load_fashion_mnist(folder, split=split)
+        assert np.bincount(labels).tolist() == [per_class] * 10
+        assert images.shape == (10 * per_class, 28, 28)

@@ -7,6 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
+from keras_mtcrl.datasets import debian_package
 from keras_mtcrl.datasets import movielens
 from keras_mtcrl.datasets import movielens_dslabs
 from keras_mtcrl.datasets import movielens_rdata
@@ -128,7 +129,7 @@ def test_fetch_downloads_when_not_installed(tmp_path, monkeypatch):
 
 def test_fetch_without_apt_get_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(movielens_dslabs, "INSTALL_ROOT", tmp_path / "none")
-    monkeypatch.setattr(movielens_dslabs.shutil, "which", lambda _: None)
+    monkeypatch.setattr(debian_package.shutil, "which", lambda _: None)
     with pytest.raises(FileNotFoundError, match="apt-get.*data_dir"):
         movielens_dslabs.fetch_dslabs_movielens(tmp_path / "cache")
 

@@ -116,7 +116,8 @@ class MultiTaskModelTest(TestCase):
         x, y = make_data()
         y["cls"][3] = 7
         with pytest.raises(
-            tf.errors.InvalidArgumentError, match=r"task .{0,2}cls.{0,2} contain class ids >= 3"
+            tf.errors.InvalidArgumentError,
+            match=r"task .{0,2}cls.{0,2} contain class ids >= 3",
         ):
             model.fit(x, y, verbose=0)
 
