@@ -3,7 +3,10 @@
 import keras
 
 from keras_mtcrl.api_export import keras_mtcrl_export
+from keras_mtcrl.layers.layer_utils import build_chain
 from keras_mtcrl.layers.layer_utils import build_sublayer
+from keras_mtcrl.layers.layer_utils import call_chain
+from keras_mtcrl.layers.layer_utils import chain_output_shape
 from keras_mtcrl.layers.layer_utils import check_positive_int
 
 STYLES = ("resnet", "segnet")
@@ -263,22 +266,14 @@ class ConvBackbone(keras.layers.Layer):
                     f"(size={self.size!r}). Resize the images or pick "
                     "another size."
                 )
-        shape = input_shape
-        for unit in self.units:
-            shape = build_sublayer(unit, shape)
+        build_chain(self.units, input_shape)
         self.built = True
 
     def call(self, inputs, training=None):
-        x = inputs
-        for unit in self.units:
-            x = unit(x, training=training)
-        return x
+        return call_chain(self.units, inputs, training)
 
     def compute_output_shape(self, input_shape):
-        shape = input_shape
-        for unit in self.units:
-            shape = unit.compute_output_shape(shape)
-        return shape
+        return chain_output_shape(self.units, input_shape)
 
     def get_config(self):
         config = super().get_config()

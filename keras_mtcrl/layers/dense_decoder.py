@@ -4,7 +4,9 @@ import keras
 
 from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.layers.conv_backbone import _ConvUnit
-from keras_mtcrl.layers.layer_utils import build_sublayer
+from keras_mtcrl.layers.layer_utils import build_chain
+from keras_mtcrl.layers.layer_utils import call_chain
+from keras_mtcrl.layers.layer_utils import chain_output_shape
 from keras_mtcrl.layers.layer_utils import check_positive_int
 
 
@@ -85,22 +87,14 @@ class DenseDecoder(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        shape = input_shape
-        for stage in self.stages:
-            shape = build_sublayer(stage, shape)
+        build_chain(self.stages, input_shape)
         self.built = True
 
     def call(self, inputs, training=None):
-        x = inputs
-        for stage in self.stages:
-            x = stage(x, training=training)
-        return x
+        return call_chain(self.stages, inputs, training)
 
     def compute_output_shape(self, input_shape):
-        shape = input_shape
-        for stage in self.stages:
-            shape = stage.compute_output_shape(shape)
-        return shape
+        return chain_output_shape(self.stages, input_shape)
 
     def get_config(self):
         config = super().get_config()

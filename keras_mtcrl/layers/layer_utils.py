@@ -50,3 +50,28 @@ def build_sublayer(layer, input_shape):
     if not layer.built:
         layer.build(input_shape)
     return layer.compute_output_shape(input_shape)
+
+
+def build_chain(layers, input_shape):
+    """Builds each of `layers` on the previous one's output shape; returns
+    the last output shape (`input_shape` for no layers)."""
+    shape = input_shape
+    for layer in layers:
+        shape = build_sublayer(layer, shape)
+    return shape
+
+
+def call_chain(layers, inputs, training=None):
+    """Applies `layers` one after the other (each gets `training`)."""
+    x = inputs
+    for layer in layers:
+        x = layer(x, training=training)
+    return x
+
+
+def chain_output_shape(layers, input_shape):
+    """The output shape of `layers` applied one after the other."""
+    shape = input_shape
+    for layer in layers:
+        shape = layer.compute_output_shape(shape)
+    return shape
