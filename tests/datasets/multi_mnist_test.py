@@ -302,7 +302,9 @@ def test_fashion_mnist_too_few_images(tmp_path):
 
 
 def test_fashion_mnist_missing_dir(tmp_path):
-    with pytest.raises(FileNotFoundError, match="apt-get install dataset"):
+    with pytest.raises(
+        FileNotFoundError, match="Fashion-MNIST file not found.*data_dir="
+    ):
         build_multi_mnist(source="fashion_mnist", data_dir=tmp_path / "no")
 
 
