@@ -9,6 +9,7 @@ follows, with every reported metric.
 """
 
 import os
+import time
 
 #: Recipes benchmarked in full mode, with the changes applied to them.
 FULL = {
@@ -68,7 +69,14 @@ def run(quick=False, logdir=None, seeds=None):
     logdir = logdir or (tempfile.mkdtemp() if quick else "runs/benchmarks")
     known = set(list_recipes())
     summaries, sections = {}, []
-    for name, changes in plan.items():
+    for index, (name, changes) in enumerate(plan.items(), start=1):
+        # The full run takes about an hour: say where it is.
+        print(
+            f"[benchmarks] accuracy: {name} ({index}/{len(plan)}), seeds "
+            f"{seeds}, in {os.path.join(logdir, name)}",
+            flush=True,
+        )
+        started = time.time()
         if name not in known:
             sections.append(f"### {name}\n\nRecipe not available yet.\n")
             continue
@@ -78,16 +86,53 @@ def run(quick=False, logdir=None, seeds=None):
         summary = Trainer(
             recipe, os.path.join(logdir, name), "auto", verbose=0
         ).run(seeds=seeds)
+        print(
+            f"[benchmarks] accuracy: {name} done in "
+            f"{time.time() - started:.0f} s",
+            flush=True,
+        )
         summaries[name] = summary
         sections.append(
-            f"### {name}\n\nSeeds {seeds}; command: `keras-mtcrl train "
-            f"{name} --seeds {','.join(map(str, seeds))}`.\n\n"
+            f"### {name}\n\nSeeds {seeds}; command: "
+            f"`{train_command(name, changes, seeds)}`.\n\n"
             f"{summary['table']}\n"
         )
     head = [delta_m_overview(summaries)]
     if not quick:
         head.append(_not_run_lines(known))
     return "\n".join(head + sections)
+
+
+def train_command(name, changes, seeds):
+    """The `keras-mtcrl train` command line that trains what the benchmark
+    trains for one recipe.
+
+    Args:
+        name: str. The recipe.
+        changes: dict. Config fields the benchmark overrides.
+        seeds: sequence of int.
+
+    Returns:
+        str, the command.
+
+    Example:
+
+    >>> command = train_command(
+    ...     "toy", {"architectures": ("mtcrl", "mmoe"),
+    ...             "data_args": {"num_train": 8}}, [0, 1])
+    >>> command.split(" --")
+    ['keras-mtcrl train toy', 'seeds 0,1', 'architectures mtcrl,mmoe',
+     'data-arg num_train=8']
+    """
+    words = ["keras-mtcrl", "train", name, "--seeds", ",".join(map(str, seeds))]
+    for field, value in changes.items():
+        if field == "data_args":
+            words += [f"--data-arg {k}={v}" for k, v in value.items()]
+        elif isinstance(value, (tuple, list)):
+            words.append(f"--{field.replace('_', '-')} {','.join(value)}")
+        else:
+            words.append(f"--{field.replace('_', '-')} {value}")
+    return " ".join(words)
 
 
 def delta_m_overview(summaries):
