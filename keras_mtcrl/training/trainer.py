@@ -267,5 +267,13 @@ def training_datasets(data, config, tasks, shuffle, validation="validation"):
         # the end of an epoch for data running out.
         train = train.apply(tf.data.experimental.assert_cardinality(size))
     train = train.batch(config.batch_size).prefetch(2)
+    # The trainer never runs multi-worker (see `Trainer.__init__`), where
+    # auto-sharding would matter; left on, TensorFlow tries it under every
+    # strategy and logs a warning per epoch about `assert_cardinality`.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF
+    )
+    train = train.with_options(options)
     held_out = _select(data.batched(validation, config.batch_size), tasks)
     return train, held_out

@@ -92,3 +92,21 @@ class TrainerTest(TestCase):
         summary = Trainer(recipe, tempfile.mkdtemp(), strategy, 0).run()
         value = summary["stats"]["mtcrl"]["test"]["a_accuracy"]["mean"]
         self.assertTrue(0.0 <= value <= 1.0)
+
+
+class TrainingDatasetsTest(TestCase):
+    def test_train_split_opts_out_of_multi_worker_auto_sharding(self):
+        import tensorflow as tf
+
+        from keras_mtcrl.training.epoch_shuffle import EpochShuffle
+        from keras_mtcrl.training.trainer import training_datasets
+
+        recipe = tiny_recipe()
+        data = recipe.build_data(recipe.config)
+        train, _ = training_datasets(
+            data, recipe.config, data.task_names, EpochShuffle(0)
+        )
+        policy = train.options().experimental_distribute.auto_shard_policy
+        self.assertEqual(policy, tf.data.experimental.AutoShardPolicy.OFF)
+        # Batches are unchanged: 256 examples in batches of 64.
+        self.assertEqual(int(train.cardinality()), 4)
