@@ -120,9 +120,10 @@ def train_command(name, changes, seeds):
     >>> command = train_command(
     ...     "toy", {"architectures": ("mtcrl", "mmoe"),
     ...             "data_args": {"num_train": 8}}, [0, 1])
-    >>> command.split(" --")
-    ['keras-mtcrl train toy', 'seeds 0,1', 'architectures mtcrl,mmoe',
-     'data-arg num_train=8']
+    >>> command.split(" --")[0]
+    'keras-mtcrl train toy'
+    >>> command.split(" --")[1:]
+    ['seeds 0,1', 'architectures mtcrl,mmoe', 'data-arg num_train=8']
     """
     words = ["keras-mtcrl", "train", name, "--seeds", ",".join(map(str, seeds))]
     for field, value in changes.items():

@@ -84,6 +84,7 @@ class Trainer:
                 **compile_options(self.recipe, data, tasks),
             )
         train, validation = training_datasets(data, config, tasks, shuffle)
+        train = without_auto_shard(train)
         # Bad labels, features or environments fail here, before training.
         validate_data(data, model, dataset=train)
         write_hparams(
@@ -246,6 +247,21 @@ def _select(dataset, tasks):
     )
 
 
+def without_auto_shard(dataset):
+    """`dataset` with tf.data's auto-sharding off.
+
+    Only for single-worker strategies (the trainer refuses multi-worker,
+    see `Trainer.__init__`), where auto-sharding does nothing: left on,
+    TensorFlow still tries it and logs a warning per epoch about
+    `assert_cardinality`.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF
+    )
+    return dataset.with_options(options)
+
+
 def training_datasets(data, config, tasks, shuffle, validation="validation"):
     """The batched train and validation datasets of one training run.
 
@@ -267,13 +283,5 @@ def training_datasets(data, config, tasks, shuffle, validation="validation"):
         # the end of an epoch for data running out.
         train = train.apply(tf.data.experimental.assert_cardinality(size))
     train = train.batch(config.batch_size).prefetch(2)
-    # The trainer never runs multi-worker (see `Trainer.__init__`), where
-    # auto-sharding would matter; left on, TensorFlow tries it under every
-    # strategy and logs a warning per epoch about `assert_cardinality`.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.OFF
-    )
-    train = train.with_options(options)
     held_out = _select(data.batched(validation, config.batch_size), tasks)
     return train, held_out

@@ -95,17 +95,22 @@ class TrainerTest(TestCase):
 
 
 class TrainingDatasetsTest(TestCase):
-    def test_train_split_opts_out_of_multi_worker_auto_sharding(self):
+    def test_trainer_datasets_opt_out_of_auto_sharding(self):
         import tensorflow as tf
 
         from keras_mtcrl.training.epoch_shuffle import EpochShuffle
         from keras_mtcrl.training.trainer import training_datasets
+        from keras_mtcrl.training.trainer import without_auto_shard
 
         recipe = tiny_recipe()
         data = recipe.build_data(recipe.config)
         train, _ = training_datasets(
             data, recipe.config, data.task_names, EpochShuffle(0)
         )
+        # Multi-worker runs (tests/reliability) shard these datasets.
+        default = train.options().experimental_distribute.auto_shard_policy
+        self.assertEqual(default, tf.data.experimental.AutoShardPolicy.AUTO)
+        train = without_auto_shard(train)
         policy = train.options().experimental_distribute.auto_shard_policy
         self.assertEqual(policy, tf.data.experimental.AutoShardPolicy.OFF)
         # Batches are unchanged: 256 examples in batches of 64.
