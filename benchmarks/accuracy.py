@@ -125,14 +125,19 @@ def train_command(name, changes, seeds):
     >>> command.split(" --")[1:]
     ['seeds 0,1', 'architectures mtcrl,mmoe', 'data-arg num_train=8']
     """
+    from keras_mtcrl.cli import config_flag
+
     words = ["keras-mtcrl", "train", name, "--seeds", ",".join(map(str, seeds))]
     for field, value in changes.items():
+        flag = config_flag(field)
         if field == "data_args":
             words += [f"--data-arg {k}={v}" for k, v in value.items()]
+        elif isinstance(value, bool):
+            words.append(flag if value else f"--no-{flag[2:]}")
         elif isinstance(value, (tuple, list)):
-            words.append(f"--{field.replace('_', '-')} {','.join(value)}")
+            words.append(f"{flag} {','.join(value)}")
         else:
-            words.append(f"--{field.replace('_', '-')} {value}")
+            words.append(f"{flag} {value}")
     return " ".join(words)
 
 

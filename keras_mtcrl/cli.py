@@ -38,12 +38,17 @@ def _field_type(field):
     return str
 
 
+def config_flag(field_name):
+    """The `train` flag of a `RecipeConfig` field: `--batch-size`."""
+    return "--" + field_name.replace("_", "-")
+
+
 def _add_config_flags(parser):
     group = parser.add_argument_group("recipe config (defaults: the recipe's)")
     for field in dataclasses.fields(RecipeConfig):
         if field.name in _SKIPPED_FIELDS:
             continue
-        flag = "--" + field.name.replace("_", "-")
+        flag = config_flag(field.name)
         names = [flag] + _ALIASES.get(field.name, [])
         kind = _field_type(field)
         if kind == "bool":

@@ -162,3 +162,15 @@ def test_comparison_table_divides_keras_by_torch():
 def test_docstring_examples(module):
     failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+@pytest.mark.parametrize("name", sorted(accuracy.FULL))
+def test_train_command_parses_back_to_the_benchmarked_config(name):
+    from keras_mtcrl import cli
+
+    changes = dict(accuracy.FULL[name], jit_compile=False, epochs=2)
+    words = accuracy.train_command(name, changes, [0, 1, 2]).split()
+    args = cli.build_parser().parse_args(words[1:])
+    assert args.recipe == name
+    assert args.seeds == [0, 1, 2]
+    assert cli.config_overrides(args) == changes

@@ -4,11 +4,15 @@ import tempfile
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_mtcrl.testing import TestCase
 from keras_mtcrl.testing.distribution import mirrored_strategy
 from keras_mtcrl.training import Trainer
 from keras_mtcrl.training import get_recipe
+from keras_mtcrl.training.epoch_shuffle import EpochShuffle
+from keras_mtcrl.training.trainer import training_datasets
+from keras_mtcrl.training.trainer import without_auto_shard
 
 
 def tiny_recipe(**changes):
@@ -94,14 +98,8 @@ class TrainerTest(TestCase):
         self.assertTrue(0.0 <= value <= 1.0)
 
 
-class TrainingDatasetsTest(TestCase):
-    def test_trainer_datasets_opt_out_of_auto_sharding(self):
-        import tensorflow as tf
-
-        from keras_mtcrl.training.epoch_shuffle import EpochShuffle
-        from keras_mtcrl.training.trainer import training_datasets
-        from keras_mtcrl.training.trainer import without_auto_shard
-
+class WithoutAutoShardTest(TestCase):
+    def test_turns_off_only_the_auto_sharding_of_the_train_split(self):
         recipe = tiny_recipe()
         data = recipe.build_data(recipe.config)
         train, _ = training_datasets(
