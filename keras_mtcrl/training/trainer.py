@@ -85,6 +85,7 @@ class Trainer:
             )
         train, validation = training_datasets(data, config, tasks, shuffle)
         train = without_auto_shard(train)
+        validation = without_auto_shard(validation)
         # Bad labels, features or environments fail here, before training.
         validate_data(data, model, dataset=train)
         write_hparams(
@@ -110,7 +111,9 @@ class Trainer:
             if split not in data.splits:
                 continue
             scores[split] = model.evaluate(
-                _select(data.batched(split, config.batch_size), tasks),
+                without_auto_shard(
+                    _select(data.batched(split, config.batch_size), tasks)
+                ),
                 verbose=0,
                 return_dict=True,
             )
@@ -252,7 +255,8 @@ def without_auto_shard(dataset):
 
     Only for single-worker strategies (the trainer refuses multi-worker,
     see `Trainer.__init__`), where auto-sharding does nothing: left on,
-    TensorFlow still tries it and logs a warning per epoch about
+    TensorFlow still tries it on every dataset fit and evaluate
+    distribute, and logs a warning each time a split carries an
     `assert_cardinality`.
     """
     options = tf.data.Options()
