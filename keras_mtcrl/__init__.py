@@ -28,7 +28,9 @@ from keras_mtcrl.layers import SharedRouter
 from keras_mtcrl.layers import TaskHead
 from keras_mtcrl.losses import DisentanglementPenalty
 from keras_mtcrl.losses import InvariancePenalty
+from keras_mtcrl.losses import Penalty
 from keras_mtcrl.losses import SparsityPenalty
+from keras_mtcrl.metrics import WorstEnvironmentLoss
 from keras_mtcrl.models import CausalMTLModel
 from keras_mtcrl.models import MultiTaskModel
 from keras_mtcrl.weighting import DynamicWeightAverage
@@ -62,12 +64,14 @@ __all__ = [
     "MultiTaskData",
     "MultiTaskModel",
     "PCGrad",
+    "Penalty",
     "RandomLossWeighting",
     "SharedRouter",
     "SparsityPenalty",
     "TaskHead",
     "TaskSpec",
     "UncertaintyWeighting",
+    "WorstEnvironmentLoss",
     "gradients",
     "layers",
     "losses",

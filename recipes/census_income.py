@@ -27,7 +27,6 @@ CONFIG = RecipeConfig(
     model_args={"module_units": 16, "hidden_units": (64,), "tower_units": 16},
     num_modules=4,
     invariance="grad_var",
-    invariance_weight=10.0,
     min_env_samples=16,
     sparsity_weight=0.01,
     learning_rate=1e-3,

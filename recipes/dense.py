@@ -218,7 +218,6 @@ BASE = RecipeConfig(
     },
     num_modules=4,
     invariance="grad_var",
-    invariance_weight=1.0,
     min_env_samples=2,
     sparsity_weight=0.01,
     graph_temperature=0.3,

@@ -43,7 +43,6 @@ CONFIG = RecipeConfig(
     },
     num_modules=4,
     invariance="grad_var",
-    invariance_weight=1.0,
     min_env_samples=16,
     sparsity_weight=0.01,
     learning_rate=3e-3,

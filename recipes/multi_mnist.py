@@ -32,9 +32,6 @@ CONFIG = RecipeConfig(
     ),
     data_args={"shift": "confounded", "num_train": 10_000, "num_eval": 2_000},
     num_modules=4,
-    invariance="grad_var",
-    invariance_weight=1.0,
-    warmup_steps=100,
     min_env_samples=8,
     sparsity_weight=0.1,
     # A low temperature lets Adam move the graph's edges quickly.

@@ -8,34 +8,57 @@ from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.layers.layer_utils import check_positive_int
 from keras_mtcrl.layers.layer_utils import check_task_names
 
+GATE_KINDS = ("hard_concrete", "sigmoid")
+# Hard-concrete stretch interval and temperature (Louizos et al., ICLR
+# 2018): a stretched sigmoid clipped to [0, 1], so that exact zeros and
+# ones have non-zero probability.
+_LOW, _HIGH, _BETA = -0.1, 1.1, 2.0 / 3.0
+_EPSILON = 1e-6
+
 
 @keras_mtcrl_export
 class CausalGraph(keras.layers.Layer):
     """Learned task-to-module graph that gates the modules each task reads.
 
-    Holds a trainable `(T, K)` logit matrix `theta` (the weight named
-    `logits`), independent of the input. The edge weights are
-    `A = sigmoid(theta / temperature)`, and task `t` reads
-    `u_t = concat_k(A[t, k] * z_k)`: module `k`'s channels scaled by
-    `A[t, k]`. An edge `k -> t` is present where `A[t, k] > 0.5`. Sparsity
-    and invariance penalties on `A` decide which modules are causal for
-    which task.
+    Holds a trainable `(T, K)` logit matrix (the weight named `logits`).
+    Task `t` reads `u_t = concat_k(A[t, k] * n(z_k))`, where `n` optionally
+    normalises each module per sample (`normalize_modules`), so that a
+    module's scale carries no information that a head could use to undo a
+    gate.
+
+    Two kinds of gate:
+
+    - `"hard_concrete"` (default): while training, each sample draws its
+      own gate from the hard-concrete distribution (Louizos et al., "Learning
+      Sparse Neural Networks through L0 Regularization", ICLR 2018). A drawn
+      0 removes the module for that sample, which no rescaling of the head
+      can compensate, so the task loss depends on the gate's value, not
+      only its scale. At inference the gate is deterministic:
+      `clip(sigmoid(theta) * 1.2 - 0.1, 0, 1)`, exactly 0 for a closed edge.
+    - `"sigmoid"`: `A = sigmoid(theta)`, soft and deterministic. A Dense
+      head can undo it (kept as an ablation).
+
+    The logits start at `initial_logit` (0: every gate at 0.5), and are
+    divided by `temperature`.
 
     Args:
         task_names: sequence of str. One row of the graph per task, in order.
         num_modules: int. K, the number of modules (columns).
-        temperature: float. Sigmoid temperature, > 0. Lower values make the
-            graph sharper and, with Adam-like optimizers (whose steps do not
-            depend on the gradient's scale), let edges move faster.
-            Defaults to `1.0`.
-        initial_logit: float. Initial `theta / temperature` of every edge,
-            so the starting graph does not depend on the temperature; the
-            default `2.0` starts each edge at `sigmoid(2) = 0.88`, nearly
-            open.
+        temperature: float. Divides the logits, > 0. Lower values let
+            Adam-like optimizers (whose steps do not depend on the gradient's
+            scale) move the gates faster. Defaults to `1.0`.
+        initial_logit: float. Initial `theta / temperature` of every edge.
+            Defaults to `0.0` (gates at 0.5).
+        gate: str. `"hard_concrete"` or `"sigmoid"`. Defaults to
+            `"hard_concrete"`.
+        normalize_modules: bool. Scale each module of each sample to unit
+            root-mean-square before gating. Defaults to `True`.
+        seed: int or None. Seed of the gate noise. Defaults to `None`.
         **kwargs: base layer keyword arguments.
 
     Call arguments:
         modules: tensor `(batch, ..., K * module_width)`.
+        training: bool. Sample the gates (hard-concrete) when True.
 
     Returns:
         Dict of task name to the gated modules, same shape as `modules`.
@@ -43,7 +66,8 @@ class CausalGraph(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> graph = CausalGraph(["a", "b"], num_modules=2, initial_logit=0.0)
+    >>> graph = CausalGraph(["a", "b"], num_modules=2,
+    ...                     normalize_modules=False)
     >>> out = graph(np.ones((1, 4), "float32"))
     >>> out["a"].numpy().tolist()
     [[0.5, 0.5, 0.5, 0.5]]
@@ -56,7 +80,10 @@ class CausalGraph(keras.layers.Layer):
         task_names,
         num_modules,
         temperature=1.0,
-        initial_logit=2.0,
+        initial_logit=0.0,
+        gate="hard_concrete",
+        normalize_modules=True,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -67,9 +94,17 @@ class CausalGraph(keras.layers.Layer):
                 "`temperature` must be a positive number. Received: "
                 f"temperature={temperature!r}"
             )
+        if gate not in GATE_KINDS:
+            raise ValueError(
+                f"`gate` must be one of {GATE_KINDS}. Received: gate={gate!r}"
+            )
         self.num_modules = num_modules
         self.temperature = float(temperature)
         self.initial_logit = float(initial_logit)
+        self.gate = gate
+        self.normalize_modules = bool(normalize_modules)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -90,17 +125,78 @@ class CausalGraph(keras.layers.Layer):
         )
         self.built = True
 
+    # ---- Gates ----------------------------------------------------------
+    def log_alpha(self):
+        """The float32 `(T, K)` gate logits `theta / temperature`."""
+        return ops.cast(self.logits, "float32") / self.temperature
+
     def gates(self):
-        """Returns `A`, the float32 `(T, K)` matrix of edge weights."""
-        return ops.sigmoid(ops.cast(self.logits, "float32") / self.temperature)
+        """Returns `A`, the float32 `(T, K)` inference-time gate values."""
+        if self.gate == "sigmoid":
+            return ops.sigmoid(self.log_alpha())
+        stretched = ops.sigmoid(self.log_alpha()) * (_HIGH - _LOW) + _LOW
+        return ops.clip(stretched, 0.0, 1.0)
 
-    def channel_gates(self, gates=None):
-        """`A` expanded to one gate per channel: `(T, K * module_width)`."""
-        gates = self.gates() if gates is None else gates
-        return ops.repeat(gates, self.module_width, axis=1)
+    def open_probability(self):
+        """`P(A[t, k] > 0)` while training, float32 `(T, K)`.
 
-    def call(self, modules, gates=None):
-        channel_gates = ops.cast(self.channel_gates(gates), modules.dtype)
+        The expected L0 norm of the graph per edge (hard-concrete); the
+        gate value itself for sigmoid gates.
+        """
+        if self.gate == "sigmoid":
+            return self.gates()
+        shift = _BETA * np.log(-_LOW / _HIGH)
+        return ops.sigmoid(self.log_alpha() - shift)
+
+    def sample_gates(self, batch_size):
+        """Draws per-sample training gates `(batch, T, K)` (hard-concrete)."""
+        shape = (batch_size, len(self.task_names), self.num_modules)
+        noise = keras.random.uniform(
+            shape, _EPSILON, 1.0 - _EPSILON, seed=self.seed_generator
+        )
+        logistic = ops.log(noise) - ops.log(1.0 - noise)
+        soft = ops.sigmoid((logistic + self.log_alpha()[None]) / _BETA)
+        return ops.clip(soft * (_HIGH - _LOW) + _LOW, 0.0, 1.0)
+
+    # ---- Routing --------------------------------------------------------
+    def normalize(self, modules):
+        """Each module of each sample scaled to unit root-mean-square."""
+        shape = ops.shape(modules)
+        grouped = ops.reshape(
+            modules,
+            tuple(shape[:-1]) + (self.num_modules, self.module_width),
+        )
+        grouped = ops.cast(grouped, "float32")
+        # rsqrt with an epsilon inside: finite (also its second derivative,
+        # which the invariance penalty takes) for an all-zero module.
+        mean_square = ops.mean(ops.square(grouped), axis=-1, keepdims=True)
+        grouped = grouped * ops.rsqrt(mean_square + 1e-6)
+        return ops.cast(ops.reshape(grouped, shape), modules.dtype)
+
+    def prepare(self, modules):
+        """The modules as the gates see them (normalised when asked)."""
+        return self.normalize(modules) if self.normalize_modules else modules
+
+    def call(self, modules, training=None):
+        modules = self.prepare(modules)
+        rank = len(modules.shape)
+        if training and self.gate == "hard_concrete":
+            gates = self.sample_gates(ops.shape(modules)[0])
+            # (batch, T, K) -> (batch, T, 1, ..., 1, K * width)
+            gates = ops.repeat(gates, self.module_width, axis=-1)
+            gates = ops.reshape(
+                gates,
+                (-1, len(self.task_names)) + (1,) * (rank - 2) + (
+                    self.num_modules * self.module_width,
+                ),
+            )
+            gates = ops.cast(gates, modules.dtype)
+            return {
+                task: modules * gates[:, index]
+                for index, task in enumerate(self.task_names)
+            }
+        channel_gates = ops.repeat(self.gates(), self.module_width, axis=1)
+        channel_gates = ops.cast(channel_gates, modules.dtype)
         return {
             task: modules * channel_gates[index]
             for index, task in enumerate(self.task_names)
@@ -121,6 +217,9 @@ class CausalGraph(keras.layers.Layer):
                 "num_modules": self.num_modules,
                 "temperature": self.temperature,
                 "initial_logit": self.initial_logit,
+                "gate": self.gate,
+                "normalize_modules": self.normalize_modules,
+                "seed": self.seed,
             }
         )
         return config

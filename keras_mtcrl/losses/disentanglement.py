@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
-from keras_mtcrl.losses.penalty_utils import check_non_negative
+from keras_mtcrl.losses.penalty import Penalty
 from keras_mtcrl.losses.replica_stats import global_sum_local_gradient
 
 DISENTANGLEMENT_METHODS = ("crosscorr", "hsic", "none")
@@ -32,7 +32,7 @@ def _off_diagonal_block_mask(num_modules, module_width):
     return 1.0 - block
 
 
-def cross_correlation_penalty(pooled, epsilon=1e-5):
+def cross_correlation_penalty(pooled, epsilon=1e-5, sample_weight=None):
     """Mean squared cross-correlation between dimensions of different modules.
 
     Built from batch sums (added up across replicas, gradient of the local
@@ -42,20 +42,25 @@ def cross_correlation_penalty(pooled, epsilon=1e-5):
     Args:
         pooled: float32 `(batch, K, d)` from `pool_modules`.
         epsilon: float. Added to each variance. Defaults to `1e-5`.
+        sample_weight: float `(batch,)` or None. Weights of the samples in
+            the batch statistics. Defaults to `None` (all 1).
 
     Returns:
         Scalar in [0, 1].
     """
     num_modules, width = pooled.shape[1], pooled.shape[2]
     flat = tf.reshape(pooled, (-1, num_modules * width))
+    if sample_weight is None:
+        sample_weight = tf.ones_like(flat[:, 0])
+    weight = tf.cast(sample_weight, "float32")[:, None]
     count, first, second = global_sum_local_gradient(
         (
-            tf.cast(tf.shape(flat)[0], "float32"),
-            tf.reduce_sum(flat, axis=0),
-            tf.matmul(flat, flat, transpose_a=True),
+            tf.reduce_sum(weight),
+            tf.reduce_sum(weight * flat, axis=0),
+            tf.matmul(weight * flat, flat, transpose_a=True),
         )
     )
-    count = tf.maximum(count, 1.0)
+    count = tf.maximum(count, 1e-6)
     mean = first / count
     covariance = second / count - mean[:, None] * mean[None, :]
     std = tf.sqrt(tf.maximum(tf.linalg.diag_part(covariance), 0.0) + epsilon)
@@ -103,7 +108,7 @@ def normalized_hsic_penalty(pooled):
 
 
 @keras_mtcrl_export
-class DisentanglementPenalty:
+class DisentanglementPenalty(Penalty):
     """Penalty that pushes the K neural modules to carry distinct knowledge.
 
     MT-CRL represents multi-task knowledge by disentangled modules so that
@@ -122,6 +127,14 @@ class DisentanglementPenalty:
         method: str. One of `"crosscorr"`, `"hsic"`, `"none"`. Defaults to
             `"crosscorr"`.
         weight: float. Multiplier in the objective, >= 0. Defaults to `0.1`.
+        warmup_steps: int. Optimizer steps with weight 0. Defaults to `0`.
+        ramp_steps: int. Steps of the linear ramp after it. Defaults to `0`.
+        balanced: bool. Weigh the samples by `P(y_t) P(y_s) / P(y_t, y_s)`
+            (all task pairs, `CausalMTLModel.balancing_weights`), so that
+            modules are decorrelated where the tasks' labels are
+            independent: confounded tasks' causal factors are then not
+            pushed apart by their label correlation, while a module that
+            copies another task's factor still is. Defaults to `False`.
 
     Example:
 
@@ -136,37 +149,49 @@ class DisentanglementPenalty:
     True
     """
 
-    def __init__(self, method="crosscorr", weight=0.1):
+    loss_name = "loss_dis"
+
+    def __init__(self, method="crosscorr", weight=0.1, warmup_steps=0,
+                 ramp_steps=0, balanced=False):
+        super().__init__(weight, warmup_steps, ramp_steps)
+        self.balanced = bool(balanced)
         if method not in DISENTANGLEMENT_METHODS:
             raise ValueError(
                 f"`method` must be one of {DISENTANGLEMENT_METHODS}. "
                 f"Received: method={method!r}"
             )
-        check_non_negative(weight, "weight")
         self.method = method
-        self.weight = float(weight)
 
     @property
     def active(self):
         return self.method != "none" and self.weight > 0
 
     @property
-    def is_local(self):
-        """True when the value is per replica (HSIC), not global."""
-        return self.method == "hsic"
+    def is_global(self):
+        """False for HSIC, computed on each replica's local batch."""
+        return self.method != "hsic"
 
-    def __call__(self, modules, num_modules):
-        """Returns the unweighted penalty for `modules` `(batch, ..., K*d)`."""
+    def __call__(self, modules, num_modules, sample_weight=None):
+        """Returns the unweighted penalty for `modules` `(batch, ..., K*d)`
+        (`sample_weight`, `(batch,)` or None, weighs the crosscorr
+        statistics)."""
         if self.method == "none":
             return tf.constant(0.0)
         pooled = pool_modules(modules, num_modules)
         if self.method == "hsic":
             return normalized_hsic_penalty(pooled)
-        return cross_correlation_penalty(pooled)
+        return cross_correlation_penalty(pooled, sample_weight=sample_weight)
+
+    def compute(self, context):
+        weight = None
+        if self.balanced:
+            weight = context.model.balancing_weights(context.labels)
+        return self(
+            context.forward["modules"], context.model.num_modules, weight
+        )
 
     def get_config(self):
-        return {"method": self.method, "weight": self.weight}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        config = super().get_config()
+        config["method"] = self.method
+        config["balanced"] = self.balanced
+        return config

@@ -8,6 +8,7 @@ from keras_mtcrl.metrics.normal_metrics import NormalAngleError
 from keras_mtcrl.metrics.normal_metrics import NormalWithinAngle
 from keras_mtcrl.metrics.segmentation_metrics import PixelAccuracy
 from keras_mtcrl.metrics.segmentation_metrics import SegmentationMeanIoU
+from keras_mtcrl.metrics.worst_environment_loss import WorstEnvironmentLoss
 
 __all__ = [
     "DepthAbsError",
@@ -16,6 +17,7 @@ __all__ = [
     "NormalWithinAngle",
     "PixelAccuracy",
     "SegmentationMeanIoU",
+    "WorstEnvironmentLoss",
     "delta_m",
     "delta_m_table",
 ]

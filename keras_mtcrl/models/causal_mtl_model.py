@@ -9,9 +9,13 @@ from keras_mtcrl.layers.causal_graph import CausalGraph
 from keras_mtcrl.layers.layer_utils import check_heads
 from keras_mtcrl.losses.disentanglement import DisentanglementPenalty
 from keras_mtcrl.losses.invariance import InvariancePenalty
+from keras_mtcrl.losses.penalty import Penalty
+from keras_mtcrl.losses.penalty import PenaltyContext
 from keras_mtcrl.losses.penalty_utils import get_penalty
 from keras_mtcrl.losses.sparsity import SparsityPenalty
-from keras_mtcrl.models.environments import environments_from_labels
+from keras_mtcrl.metrics.worst_environment_loss import WorstEnvironmentLoss
+from keras_mtcrl.models.environments import LabelPairCounts
+from keras_mtcrl.models.environments import column_membership
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
 from keras_mtcrl.models.multi_task_model import revive_layers
 
@@ -100,6 +104,9 @@ class CausalMTLModel(MultiTaskModel):
         invariance="default",
         environment_key="env",
         input_shape=None,
+        gate="hard_concrete",
+        normalize_modules=True,
+        penalties=(),
         **kwargs,
     ):
         num_modules = getattr(encoder, "num_modules", None)
@@ -116,17 +123,32 @@ class CausalMTLModel(MultiTaskModel):
         )
         self.sparsity = _default(sparsity, SparsityPenalty)
         self.invariance = _default(invariance, InvariancePenalty)
+        self.extra_penalties = tuple(get_penalty(p, Penalty) for p in penalties)
         self.graph_temperature = float(graph_temperature)
         graph = CausalGraph(
             list(heads),
             num_modules,
             temperature=graph_temperature,
+            gate=gate,
+            normalize_modules=normalize_modules,
             name="causal_graph",
         )
         self.term_trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("loss_dis", "loss_sparse", "loss_inv")
+            for name in ("loss_dis", "loss_sparse", "loss_inv", "tasks_loss")
         }
+        for penalty in self.extra_penalties:
+            self.term_trackers[penalty.loss_name] = keras.metrics.Mean(
+                name=penalty.loss_name
+            )
+        self.label_pairs = None
+        if len(heads) > 1 and all(
+            getattr(h, "kind", None) for h in heads.values()
+        ):
+            self.label_pairs = LabelPairCounts(heads, name="label_pairs")
+        self.worst_env_tracker = WorstEnvironmentLoss(
+            len(heads), self._num_environment_columns(len(heads))
+        )
         super().__init__(
             encoder=encoder,
             heads=heads,
@@ -135,6 +157,15 @@ class CausalMTLModel(MultiTaskModel):
             input_shape=input_shape,
             **kwargs,
         )
+
+    def _num_environment_columns(self, num_tasks):
+        columns = num_tasks if num_tasks > 1 else 1
+        return columns + (self.num_environments or 0)
+
+    def build(self, input_shape):
+        if self.label_pairs is not None and not self.label_pairs.built:
+            self.label_pairs.build()
+        super().build(input_shape)
 
     @property
     def graph(self):
@@ -145,56 +176,70 @@ class CausalMTLModel(MultiTaskModel):
     def num_modules(self):
         return self.graph.num_modules
 
+    @property
+    def num_environments(self):
+        """Ids in the environment column (from the invariance penalty)."""
+        return getattr(self.invariance, "num_environments", None)
+
+    @property
+    def penalties(self):
+        """The active objective terms besides the task losses."""
+        named = (self.disentanglement, self.sparsity, self.invariance)
+        return [
+            p for p in named + self.extra_penalties
+            if p is not None and p.active
+        ]
+
     def extra_loss_trackers(self):
         return list(self.term_trackers.values())
+
+    def extra_metrics(self):
+        return [self.worst_env_tracker]
 
     def task_specific_variables(self):
         """The graph's logits: row `t` is task `t`'s own, so gradient
         methods leave them out of the shared parameters."""
         return [self.graph.logits]
 
-    # ---- The MT-CRL objective -----------------------------------------
-    def needs_routed_gradients(self):
-        return bool(
-            self.invariance is not None
-            and self.invariance.active
-            and self.invariance.needs_gate_gradients
-        )
+    # ---- The forward pass ---------------------------------------------
+    def forward(self, inputs, labels, sample_weight, training):
+        if training and self.can_derive_environments(labels):
+            self.label_pairs.update(labels)
+        return super().forward(inputs, labels, sample_weight, training)
 
-    def objective_terms(self, forward, labels, environment, training):
-        zero = tf.constant(0.0)
-        terms = {
-            "loss_dis": (0.0, zero, False),
-            "loss_sparse": (0.0, zero, False),
-            "loss_inv": (0.0, zero, False),
-        }
-        if self.disentanglement is not None:
-            terms["loss_dis"] = (
-                self.disentanglement.weight,
-                self.disentanglement(forward["modules"], self.num_modules),
-                not self.disentanglement.is_local,
+    def run_heads(self, routed, labels, sample_weight, training):
+        """Heads, plus each sample's gradient of its task loss with respect
+        to the gated modules when a penalty needs it (`routed_grads`)."""
+        if not any(p.needs_routed_gradients for p in self.penalties):
+            outputs = super().run_heads(routed, labels, sample_weight, training)
+            outputs["routed_grads"] = {t: None for t in self.task_names}
+            return outputs
+        watched = [routed[t] for t in self.task_names]
+        with tf.GradientTape(watch_accessed_variables=False) as probe:
+            probe.watch(watched)
+            outputs = super().run_heads(routed, labels, sample_weight, training)
+            per_sample = outputs["per_sample"]
+            target = tf.add_n(
+                [
+                    tf.reduce_sum(per_sample[t][0] * per_sample[t][1])
+                    for t in self.task_names
+                ]
             )
-        if self.sparsity is not None:
-            terms["loss_sparse"] = (
-                self.sparsity.weight,
-                self.sparsity(self.graph.gates()),
-                False,
-            )
-        if self.invariance is not None and self.invariance.active:
-            step = self.optimizer.iterations if self.optimizer else 0
-            terms["loss_inv"] = (
-                self.invariance.weight_at(step),
-                self._invariance_value(forward, labels, environment),
-                True,
-            )
-        return terms
+        grads = probe.gradient(target, watched)
+        outputs["routed_grads"] = dict(zip(self.task_names, grads))
+        return outputs
 
-    def _gate_gradients(self, forward, task):
-        """Per-sample dL_t/dA[t, k] = sum over module k's channels of
-        dL_t/du_t * z (spatial axes summed): `(batch, K)` float32."""
+    def module_signal(self, forward, task):
+        """Per-sample `<dL_t/du_tk, u_tk>` for each module `k`: `(batch, K)`.
+
+        `u_tk` is module `k` as task `t` reads it (gated). The value is
+        the derivative of the sample's loss with respect to a multiplier
+        fixed at 1 on that module: unchanged when the head rescales its
+        weights, and 0 for a closed gate.
+        """
         grads = tf.cast(forward["routed_grads"][task], "float32")
-        modules = tf.cast(forward["modules"], "float32")
-        product = grads * modules
+        routed = tf.cast(forward["routed"][task], "float32")
+        product = grads * routed
         if product.shape.rank > 2:
             product = tf.reduce_sum(
                 product, axis=list(range(1, product.shape.rank - 1))
@@ -204,44 +249,157 @@ class CausalMTLModel(MultiTaskModel):
         )
         return tf.reduce_sum(product, axis=-1)
 
-    def _invariance_value(self, forward, labels, environment):
-        penalty = self.invariance
-        if environment is not None and penalty.num_environments is None:
-            raise ValueError(
-                f"The inputs carry environment ids under "
-                f"'{self.environment_key}', but the InvariancePenalty has "
-                "num_environments=None. Set "
-                "InvariancePenalty(num_environments=N) to the number of "
-                "distinct environment ids (0..N-1)."
+    # ---- Environments -------------------------------------------------
+    def environment_membership(self, task, labels, environment, mode, valid):
+        """Weights `(batch, E)` of each sample in each environment of `task`.
+
+        Args:
+            task: str.
+            labels: dict task -> labels.
+            environment: int tensor `(batch,)` or None (no column).
+            mode: str. `"auto"`, `"column"`, `"balanced"`, `"agreement"`
+                (see `InvariancePenalty`).
+            valid: float `(batch,)`. 1 where the sample has a label.
+        """
+        if mode == "auto":
+            if environment is None or not self.can_derive_environments(labels):
+                mode = "column" if environment is not None else "balanced"
+            else:
+                return tf.concat(
+                    [
+                        self.environment_membership(
+                            task, labels, environment, "column", valid
+                        ),
+                        self.environment_membership(
+                            task, labels, None, "balanced", valid
+                        ),
+                    ],
+                    axis=-1,
+                )
+        if mode == "column":
+            if environment is None:
+                raise ValueError(
+                    "InvariancePenalty(environments='column') needs the "
+                    f"environment id under the input key "
+                    f"'{self.environment_key}'; the inputs have none."
+                )
+            if not self.num_environments:
+                raise ValueError(
+                    f"The inputs carry environment ids under "
+                    f"'{self.environment_key}', but the InvariancePenalty "
+                    "has num_environments=None. Set "
+                    "InvariancePenalty(num_environments=N) to the number of "
+                    "distinct environment ids (0..N-1)."
+                )
+            return column_membership(
+                environment, valid, self.num_environments
             )
-        if environment is not None and not self.jit_compile:
+        if self.label_pairs is None:
+            raise ValueError(
+                f"Environments '{mode}' are derived from the other tasks' "
+                "labels, which needs at least two tasks with a head `kind`. "
+                "Supply an environment column with the data instead."
+            )
+        membership = self.label_pairs.membership(labels, task, mode)
+        return membership * tf.cast(valid, "float32")[:, None]
+
+    def balancing_weights(self, labels):
+        """Per-sample `prod_s P(y_1) P(y_s) / P(y_1, y_s)` over the other
+        tasks `s` of the first task, `(batch,)` (for two tasks, the weight
+        that makes their labels independent), or None when it cannot be
+        derived from these labels."""
+        if not self.can_derive_environments(labels):
+            return None
+        membership = self.label_pairs.membership(
+            labels, self.task_names[0], "balanced"
+        )
+        return tf.stop_gradient(tf.reduce_prod(membership[:, 1:], axis=-1))
+
+    def can_derive_environments(self, labels):
+        """Whether environments can be derived from these labels: two or
+        more tasks with a head `kind`, none of them per pixel."""
+        return self.label_pairs is not None and all(
+            tf.convert_to_tensor(labels[t]).shape.rank in (1, 2)
+            for t in self.task_names
+        )
+
+    def _check_environment_ids(self, environment, training):
+        if environment is None or not training or self.jit_compile:
+            return
+        if self.num_environments:
             tf.debugging.assert_less(
                 tf.cast(environment, "int32"),
-                penalty.num_environments,
+                self.num_environments,
                 message=(
                     f"Environment ids under '{self.environment_key}' must "
-                    f"be < num_environments={penalty.num_environments}."
+                    f"be < num_environments={self.num_environments}."
                 ),
             )
-        total = 0.0
+
+    def update_extra_metrics(self, forward, labels):
+        """Accumulates the worst-environment task loss over the supplied
+        environments and the label-balanced one (see `WorstEnvironmentLoss`)."""
+        columns = self.worst_env_tracker.num_environments
+        losses, memberships = [], []
         for task in self.task_names:
-            losses, valid = forward["per_sample"][task][:2]
-            if environment is None:
-                env_ids, env_valid, num_envs = environments_from_labels(
-                    labels,
-                    self.heads,
-                    task,
-                    penalty.max_derived_environments,
+            loss, valid = forward["per_sample"][task][:2]
+            membership = self.selection_membership(
+                task, labels, forward["environment"], valid
+            )
+            pad = columns - membership.shape[-1]
+            membership = tf.pad(membership, [[0, 0], [0, pad]])
+            losses.append(tf.cast(loss, "float32") * tf.cast(valid, "float32"))
+            memberships.append(membership)
+        self.worst_env_tracker.update_state(
+            tf.stack(losses), tf.stack(memberships)
+        )
+
+    def selection_membership(self, task, labels, environment, valid):
+        """Environments of `worst_env_loss`: the supplied ids (when the
+        inputs carry them), the observed and the label-balanced
+        distributions (when there are other tasks)."""
+        parts = []
+        if environment is not None and self.num_environments:
+            parts.append(
+                column_membership(environment, valid, self.num_environments)
+            )
+        if self.can_derive_environments(labels):
+            parts.append(
+                self.environment_membership(
+                    task, labels, None, "balanced", valid
                 )
-                valid = valid * env_valid
-            else:
-                env_ids = tf.reshape(tf.cast(environment, "int32"), (-1,))
-                num_envs = penalty.num_environments
-            gate_grads = None
-            if penalty.needs_gate_gradients:
-                gate_grads = self._gate_gradients(forward, task)
-            total += penalty(env_ids, valid, losses, gate_grads, num_envs)
-        return total
+            )
+        if not parts:
+            parts.append(tf.cast(valid, "float32")[:, None])
+        return tf.concat(parts, axis=-1)
+
+    # ---- The MT-CRL objective -----------------------------------------
+    def objective_terms(self, forward, labels, environment, training):
+        self._check_environment_ids(environment, training)
+        context = PenaltyContext(self, forward, labels, environment, training)
+        step = self.optimizer.iterations if self.optimizer else 0
+        zero = tf.constant(0.0)
+        terms = {
+            "loss_dis": (0.0, zero, False),
+            "loss_sparse": (0.0, zero, False),
+            "loss_inv": (0.0, zero, False),
+        }
+        for penalty in self.penalties:
+            terms[penalty.loss_name] = (
+                penalty.weight_at(step),
+                penalty.compute(context),
+                penalty.is_global,
+            )
+        return terms
+
+    def _update_metrics(self, logged, forward, labels):
+        logged["tasks_loss"] = tf.add_n(
+            [
+                self._loss_weights[t] * logged[f"loss_{t}"]
+                for t in self.task_names
+            ]
+        )
+        return super()._update_metrics(logged, forward, labels)
 
     # ---- Reading the graph --------------------------------------------
     def causal_graph(self):
@@ -274,6 +432,9 @@ class CausalMTLModel(MultiTaskModel):
         config.update(
             {
                 "graph_temperature": self.graph_temperature,
+                "gate": self.graph.gate,
+                "normalize_modules": self.graph.normalize_modules,
+                "penalties": [serialize(p) for p in self.extra_penalties],
                 "disentanglement": _serialize_or_none(self.disentanglement),
                 "sparsity": _serialize_or_none(self.sparsity),
                 "invariance": _serialize_or_none(self.invariance),
@@ -290,6 +451,9 @@ class CausalMTLModel(MultiTaskModel):
             ("invariance", InvariancePenalty),
         ):
             config[key] = get_penalty(config[key], penalty_cls)
+        config["penalties"] = [
+            get_penalty(p, Penalty) for p in config.get("penalties", [])
+        ]
         return cls(**config)
 
 

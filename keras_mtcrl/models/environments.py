@@ -1,13 +1,29 @@
-"""Environments for the invariance penalty when the data supplies none.
+"""Environments for the invariance penalty: supplied or derived from labels.
 
-MT-CRL's second kind of spurious correlation is the confounder between
-task labels. When no environment attribute comes with the data, the
-environment of a sample *for task t* is the combination of the *other*
-tasks' label values: exactly the grouping under which a label-label
-shortcut would change.
+An environment is a re-weighting of the samples under which a spurious
+correlation changes strength. With an attribute column (an integer id per
+sample) each id is one environment. Without one, MT-CRL's spurious
+correlation between task labels gives them: for task `t` and each other
+task `s`,
+
+- `"balanced"`: the observed distribution and the one re-weighted by
+  `P(y_t) P(y_s) / P(y_t, y_s)`, under which `y_s` says nothing about
+  `y_t` (a shortcut through `s` helps in the first and not in the second);
+- `"agreement"`: samples whose label pair is more frequent than under
+  independence (`P(y_t, y_s) > P(y_t) P(y_s)`, "agreeing") against the
+  others ("conflicting").
+
+Grouping samples by the *value* of `y_s` does not work: inside such a
+group a shortcut through `s` is a constant. The label frequencies are
+counted over the training batches seen so far (`LabelPairCounts`).
 """
 
+import itertools
+
+import keras
 import tensorflow as tf
+
+from keras_mtcrl.losses.replica_stats import cross_replica_sum
 
 
 def label_code(labels, kind, units, task):
@@ -26,6 +42,7 @@ def label_code(labels, kind, units, task):
     Returns:
         int32 code `(batch,)`, the int number of codes, bool valid `(batch,)`.
     """
+    labels = tf.convert_to_tensor(labels)
     if labels.shape.rank is not None and labels.shape.rank > 2:
         raise ValueError(
             f"Cannot derive environments from task '{task}': its labels are "
@@ -45,7 +62,7 @@ def label_code(labels, kind, units, task):
     )
     if kind == "multiclass":
         code = tf.reshape(tf.cast(safe, "int32"), (-1,))
-        return code, units, valid & (code < units)
+        return code, units, valid & (code < units) & (code >= 0)
     if kind == "multilabel":
         return tf.argmax(safe, axis=-1, output_type="int32"), units, valid
     flat = tf.cast(tf.reshape(safe, (tf.shape(safe)[0], -1))[:, 0], "float32")
@@ -57,41 +74,127 @@ def label_code(labels, kind, units, task):
     return tf.cast(flat > mean, "int32"), 2, valid
 
 
-def environments_from_labels(labels, heads, task, max_environments):
-    """Environment ids of every sample for `task`, from the other tasks.
+class LabelPairCounts(keras.layers.Layer):
+    """Running joint label counts of every pair of tasks (training batches).
+
+    Holds one non-trainable `(C_t, C_s)` count matrix per pair of tasks
+    (`C` = the number of label codes, see `label_code`), summed over every
+    training batch seen (and over replicas). Saved with the model, so a
+    restored model derives the same environments.
 
     Args:
-        labels: dict task -> labels.
-        heads: dict task -> head (with `kind` and `units`).
-        task: str. The task whose environments are wanted.
-        max_environments: int. Codes wrap around beyond this many.
-
-    Returns:
-        int32 ids `(batch,)`, float32 valid `(batch,)`, int number of
-        environments.
+        heads: dict task -> head with `kind` and `units`.
+        smoothing: float. Added to every joint count before use. Defaults
+            to `1.0`.
+        **kwargs: base layer keyword arguments.
     """
-    env_ids, radix_product, valid = None, 1, None
-    for other, head in heads.items():
-        if other == task:
-            continue
-        kind = getattr(head, "kind", None)
+
+    def __init__(self, heads, smoothing=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.kinds = {
+            task: (getattr(h, "kind", None), getattr(h, "units", None))
+            for task, h in heads.items()
+        }
+        self.task_names = tuple(heads)
+        self.smoothing = float(smoothing)
+        self.counts = {}
+
+    def build(self, input_shape=None):
+        for first, second in itertools.combinations(self.task_names, 2):
+            shape = (self.radix(first), self.radix(second))
+            self.counts[(first, second)] = self.add_weight(
+                name=f"counts_{first}_{second}",
+                shape=shape,
+                initializer="zeros",
+                trainable=False,
+                aggregation="only_first_replica",
+            )
+        self.built = True
+
+    def radix(self, task):
+        kind, units = self.kinds[task]
         if kind is None:
             raise ValueError(
-                f"Cannot derive environments from task '{other}': its head "
+                f"Cannot derive environments from task '{task}': its head "
                 "has no `kind`. Supply an environment column with the data."
             )
-        code, radix, code_valid = label_code(
-            labels[other], kind, head.units, other
-        )
-        env_ids = code if env_ids is None else env_ids * radix + code
-        valid = code_valid if valid is None else valid & code_valid
-        radix_product *= radix
-        if radix_product > max_environments:
-            env_ids = env_ids % max_environments
-            radix_product = max_environments
-    if env_ids is None:
-        raise ValueError(
-            "A single-task model has no other tasks to derive environments "
-            "from. Supply an environment column with the data."
-        )
-    return env_ids, tf.cast(valid, "float32"), radix_product
+        return units if kind in ("multiclass", "multilabel") else 2
+
+    def codes(self, labels):
+        """Task -> `(one-hot code (batch, C) float32, valid float32)`."""
+        out = {}
+        for task in self.task_names:
+            kind, units = self.kinds[task]
+            code, radix, valid = label_code(labels[task], kind, units, task)
+            valid = tf.cast(valid, "float32")
+            out[task] = (tf.one_hot(code, radix) * valid[:, None], valid)
+        return out
+
+    def update(self, labels):
+        """Adds one training batch (all replicas) to the counts."""
+        codes = self.codes(labels)
+        updates = []
+        for (first, second), variable in self.counts.items():
+            batch = tf.matmul(codes[first][0], codes[second][0], True)
+            updates.append(variable.assign_add(cross_replica_sum(batch)))
+        return updates
+
+    def joint(self, task, other):
+        """Smoothed `P(y_task, y_other)`, float32 `(C_task, C_other)`."""
+        if (task, other) in self.counts:
+            counts = tf.convert_to_tensor(self.counts[(task, other)])
+        else:
+            counts = tf.transpose(
+                tf.convert_to_tensor(self.counts[(other, task)])
+            )
+        counts = counts + self.smoothing
+        return counts / tf.reduce_sum(counts)
+
+    def membership(self, labels, task, mode):
+        """Per-sample weights of each derived environment of `task`.
+
+        Args:
+            labels: dict task -> labels.
+            task: str.
+            mode: str. `"balanced"` or `"agreement"`.
+
+        Returns:
+            float32 `(batch, E)`, zero where the sample has no label for
+            `task` (or for the other task of that environment).
+        """
+        codes = self.codes(labels)
+        own, valid = codes[task]
+        columns = [valid] if mode == "balanced" else []
+        for other in self.task_names:
+            if other == task:
+                continue
+            other_code, other_valid = codes[other]
+            joint = self.joint(task, other)
+            independent = (
+                tf.reduce_sum(joint, 1, keepdims=True)
+                * tf.reduce_sum(joint, 0, keepdims=True)
+            )
+            both = valid * other_valid
+            if mode == "balanced":
+                ratio = independent / joint
+                weight = tf.reduce_sum(
+                    tf.matmul(own, ratio) * other_code, axis=-1
+                )
+                columns.append(both * weight)
+            else:
+                over = tf.cast(joint > independent, "float32")
+                agree = tf.reduce_sum(tf.matmul(own, over) * other_code, -1)
+                columns.extend([both * agree, both * (1.0 - agree)])
+        return tf.stack(columns, axis=-1)
+
+    def num_environments(self, mode):
+        others = len(self.task_names) - 1
+        return 1 + others if mode == "balanced" else 2 * others
+
+
+def column_membership(environment, valid, num_environments):
+    """One-hot environment ids `(batch, E)` times `valid`; ids outside
+    `[0, num_environments)` (e.g. a shifted split's own id) get no row."""
+    ids = tf.reshape(tf.cast(environment, "int32"), (-1,))
+    membership = tf.one_hot(ids, num_environments)
+    return membership * tf.cast(valid, "float32")[:, None]

@@ -156,7 +156,7 @@ class MultiTaskModel(keras.Model):
     def call(self, inputs, training=None):
         features, _ = self.split_environment(inputs)
         modules = self.encoder(features, training=training)
-        routed = self.router(modules)
+        routed = self.router(modules, training=training)
         return {
             task: self.heads[task](routed[task], training=training)
             for task in self.task_names
@@ -249,6 +249,7 @@ class MultiTaskModel(keras.Model):
             metrics.append(self._loss_tracker)
         metrics.extend(self.task_loss_trackers.values())
         metrics.extend(self.extra_loss_trackers())
+        metrics.extend(self.extra_metrics())
         metrics.extend(self.weight_trackers.values())
         for task in self.task_names:
             metrics.extend(self.task_metrics[task])
@@ -258,11 +259,14 @@ class MultiTaskModel(keras.Model):
         """Trackers of objective terms beyond the task losses (none here)."""
         return []
 
-    # ---- The objective ------------------------------------------------
-    def needs_routed_gradients(self):
-        """Whether `objective_terms` needs per-sample dL/d(routed input)."""
-        return False
+    def extra_metrics(self):
+        """Further metrics, updated by `update_extra_metrics` (none here)."""
+        return []
 
+    def update_extra_metrics(self, forward, labels):
+        """Updates `extra_metrics()` from one batch (nothing here)."""
+
+    # ---- The objective ------------------------------------------------
     def task_specific_variables(self):
         """Variables a gradient method treats as task-specific even though
         several tasks' losses reach them (none here)."""
@@ -281,49 +285,37 @@ class MultiTaskModel(keras.Model):
     def forward(self, inputs, labels, sample_weight, training):
         """Runs the model and returns everything the objective needs.
 
-        Returns a dict with `modules`, `routed`, `predictions`,
-        `per_sample` (task -> (loss, valid, element mask, safe labels)),
-        `routed_grads` (task -> per-sample gradient or None), and
-        `environment`.
+        Returns a dict with `modules`, `routed`, `environment` and what
+        `run_heads` returns (`predictions`, `per_sample`: task -> (loss,
+        valid, element mask, safe labels)).
         """
         features, environment = self.split_environment(inputs)
         if not self.jit_compile:
             # Stateful asserts run even unused (automatic control deps).
             label_checks.assert_finite_features(inputs)
         modules = self.encoder(features, training=training)
-        routed = self.router(modules)
-        watch = self.needs_routed_gradients()
-        with tf.GradientTape(watch_accessed_variables=False) as probe:
-            if watch:
-                probe.watch([routed[t] for t in self.task_names])
-            predictions, per_sample = {}, {}
-            for task in self.task_names:
-                predictions[task] = self.heads[task](
-                    routed[task], training=training
-                )
-                per_sample[task] = self._task_loss(
-                    task, labels[task], predictions[task], sample_weight
-                )
-            probe_target = tf.add_n(
-                [
-                    tf.reduce_sum(per_sample[t][0] * per_sample[t][1])
-                    for t in self.task_names
-                ]
-            )
-        routed_grads = {t: None for t in self.task_names}
-        if watch:
-            grads = probe.gradient(
-                probe_target, [routed[t] for t in self.task_names]
-            )
-            routed_grads = dict(zip(self.task_names, grads))
-        return {
+        routed = self.router(modules, training=training)
+        outputs = {
             "modules": modules,
             "routed": routed,
-            "predictions": predictions,
-            "per_sample": per_sample,
-            "routed_grads": routed_grads,
             "environment": environment,
         }
+        outputs.update(
+            self.run_heads(routed, labels, sample_weight, training)
+        )
+        return outputs
+
+    def run_heads(self, routed, labels, sample_weight, training):
+        """Heads and per-sample task losses: `{"predictions", "per_sample"}`."""
+        predictions, per_sample = {}, {}
+        for task in self.task_names:
+            predictions[task] = self.heads[task](
+                routed[task], training=training
+            )
+            per_sample[task] = self._task_loss(
+                task, labels[task], predictions[task], sample_weight
+            )
+        return {"predictions": predictions, "per_sample": per_sample}
 
     def _task_loss(self, task, labels, predictions, sample_weight):
         labels = tf.convert_to_tensor(labels)
@@ -443,7 +435,7 @@ class MultiTaskModel(keras.Model):
         ):
             x, y, sample_weight = self._unpack(data)
             logged, forward = per_task_gradient_step(self, x, y, sample_weight)
-            return self._update_metrics(logged, forward)
+            return self._update_metrics(logged, forward, y)
         x, y, sample_weight = self._unpack(data)
         with tf.GradientTape() as tape:
             loss, logged, forward = self.compute_objective(
@@ -455,21 +447,22 @@ class MultiTaskModel(keras.Model):
         self.optimizer.apply_gradients(zip(gradients, variables))
         if self.loss_weighting is not None:
             self.loss_weighting.after_step()
-        return self._update_metrics(logged, forward)
+        return self._update_metrics(logged, forward, y)
 
     def test_step(self, data):
         x, y, sample_weight = self._unpack(data)
         _, logged, forward = self.compute_objective(
             x, y, sample_weight, training=False
         )
-        return self._update_metrics(logged, forward)
+        return self._update_metrics(logged, forward, y)
 
-    def _update_metrics(self, logged, forward):
+    def _update_metrics(self, logged, forward, labels):
         self._loss_tracker.update_state(logged["loss"])
         for task in self.task_names:
             self.task_loss_trackers[task].update_state(logged[f"loss_{task}"])
         for tracker in self.extra_loss_trackers():
             tracker.update_state(logged[tracker.name])
+        self.update_extra_metrics(forward, labels)
         for tracker in self.weight_trackers.values():
             tracker.update_state(logged[tracker.name])
         for task in self.task_names:

@@ -96,8 +96,10 @@ def _penalties(config, data):
             config.invariance,
             weight=config.invariance_weight,
             warmup_steps=config.warmup_steps,
+            ramp_steps=config.ramp_steps,
             min_env_samples=config.min_env_samples,
             num_environments=data.num_environments or None,
+            environments=config.invariance_environments,
         )
     return dict(
         disentanglement=disentanglement,
@@ -134,6 +136,8 @@ def build_model(recipe, data, architecture, tasks=None):
             encoder,
             heads,
             graph_temperature=config.graph_temperature,
+            gate=config.gate,
+            normalize_modules=config.normalize_modules,
             input_shape=shape,
             environment_key=data.environment_key,
             **_penalties(config, data),

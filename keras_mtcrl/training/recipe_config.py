@@ -26,9 +26,14 @@ class RecipeConfig:
         sparsity_weight: float.
         invariance: str. `"grad_var"`, `"irmv1"`, `"vrex"` or `"none"`.
         invariance_weight: float.
+        invariance_environments: str. `"auto"`, `"column"`, `"balanced"`
+            or `"agreement"` (see `InvariancePenalty`).
         warmup_steps: int. Steps before the invariance penalty is on.
+        ramp_steps: int. Steps of its linear ramp after the warm-up.
         min_env_samples: int.
         graph_temperature: float.
+        gate: str. `"hard_concrete"` or `"sigmoid"` graph gates.
+        normalize_modules: bool. Unit-RMS modules before gating.
         learning_rate: float.
         epochs: int.
         batch_size: int. Global batch size.
@@ -60,10 +65,14 @@ class RecipeConfig:
     disentanglement_weight: float = 0.1
     sparsity_weight: float = 0.01
     invariance: str = "grad_var"
-    invariance_weight: float = 1.0
-    warmup_steps: int = 0
+    invariance_weight: float = 100.0
+    invariance_environments: str = "auto"
+    warmup_steps: int = 200
+    ramp_steps: int = 200
     min_env_samples: int = 4
     graph_temperature: float = 1.0
+    gate: str = "hard_concrete"
+    normalize_modules: bool = True
     learning_rate: float = 1e-3
     epochs: int = 5
     batch_size: int = 128

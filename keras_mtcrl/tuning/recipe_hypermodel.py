@@ -9,6 +9,15 @@ from keras_mtcrl.training.model_factory import compile_options
 from keras_mtcrl.training.trainer import training_datasets
 
 OBJECTIVE = "val_tasks_loss"
+#: MT-CRL trials are compared on the worst environment of the
+#: training-distribution validation split (supplied ids and the
+#: label-balanced distribution), see `keras_mtcrl.WorstEnvironmentLoss`.
+MTCRL_OBJECTIVE = "val_worst_env_loss"
+
+
+def objective_for(architecture):
+    """The validation metric trials of `architecture` are compared on."""
+    return MTCRL_OBJECTIVE if architecture == "mtcrl" else OBJECTIVE
 
 
 class TaskLossSum(keras.callbacks.Callback):
@@ -38,12 +47,12 @@ class TaskLossSum(keras.callbacks.Callback):
 
 
 def selection_split(data):
-    """The validation split trials are chosen on: shifted when it exists.
+    """The split trials are chosen on: the in-distribution validation split.
 
-    The test splits are never used for selection.
+    Never a shifted split (that would choose hyperparameters on the very
+    shift the model is judged on) and never a test split.
     """
-    if "validation_shifted" in data.splits:
-        return "validation_shifted"
+    del data
     return "validation"
 
 
@@ -52,10 +61,10 @@ class RecipeHyperModel(keras_tuner.HyperModel):
 
     `build(hp)` makes the recipe's model with hyperparameters drawn from
     `hp`, `fit` trains it on the recipe's data with the trainer's resumable
-    per-epoch shuffle and validates on the shifted validation split when
-    the recipe has one (else the in-distribution one), never on a test
-    split; trials are compared on `val_tasks_loss`, the sum of the task
-    losses (penalties excluded). For `architecture="mtcrl"` the search
+    per-epoch shuffle and validates on the in-distribution validation
+    split (never a shifted or test split); MT-CRL trials are compared on
+    `val_worst_env_loss`, baselines on `val_tasks_loss` (the sum of the
+    task losses, penalties excluded). For `architecture="mtcrl"` the search
     space is: `num_modules`, `invariance_weight`, `sparsity_weight`,
     `disentanglement_weight`, `graph_temperature`, `warmup_steps`,
     `learning_rate`; for baselines, `num_modules` and `learning_rate`. Fix

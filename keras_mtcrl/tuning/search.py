@@ -7,8 +7,8 @@ import keras
 import keras_tuner
 
 from keras_mtcrl.training import results as results_io
-from keras_mtcrl.tuning.recipe_hypermodel import OBJECTIVE
 from keras_mtcrl.tuning.recipe_hypermodel import RecipeHyperModel
+from keras_mtcrl.tuning.recipe_hypermodel import objective_for
 from keras_mtcrl.tuning.recipe_hypermodel import selection_split
 
 TUNERS = ("random", "bayesian", "hyperband")
@@ -22,7 +22,9 @@ def make_tuner(hypermodel, tuner, max_trials, directory, seed=0):
         )
     common = dict(
         hypermodel=hypermodel,
-        objective=keras_tuner.Objective(OBJECTIVE, "min"),
+        objective=keras_tuner.Objective(
+            objective_for(hypermodel.architecture), "min"
+        ),
         seed=seed,
         directory=directory,
         project_name=hypermodel.name,
@@ -77,7 +79,7 @@ def tune_recipe(
         "tuner": tuner,
         "trials": len(search.oracle.trials),
         "selection_split": selection_split(hypermodel.data),
-        OBJECTIVE: best_trial.score,
+        objective_for(hypermodel.architecture): best_trial.score,
         "hyperparameters": best_hp.values,
         "config": hypermodel.config_for(best_hp).to_dict(),
     }

@@ -16,7 +16,10 @@ class CausalGraphTest(TestCase):
         )
 
     def test_gating_by_hand(self):
-        graph = CausalGraph(["a", "b"], num_modules=2, temperature=0.5)
+        graph = CausalGraph(
+            ["a", "b"], num_modules=2, temperature=0.5, gate="sigmoid",
+            normalize_modules=False,
+        )
         graph.build((None, 4))
         graph.logits.assign(np.array([[0.0, 100.0], [-100.0, 0.0]]))
         out = graph(np.arange(8, dtype="float32").reshape(2, 4))
@@ -26,6 +29,44 @@ class CausalGraphTest(TestCase):
         self.assertEqual(
             graph.adjacency().tolist(), [[False, True], [False, False]]
         )
+
+    def test_hard_concrete_inference_gates_by_hand(self):
+        graph = CausalGraph(["a"], num_modules=3, normalize_modules=False)
+        graph.build((None, 3))
+        graph.logits.assign(np.array([[0.0, -100.0, 100.0]]))
+        # clip(sigmoid(theta) * 1.2 - 0.1, 0, 1): 0.5, exactly 0 and 1.
+        self.assertAllClose(graph.gates(), [[0.5, 0.0, 1.0]])
+        out = graph(np.full((2, 3), 2.0, "float32"), training=False)
+        self.assertAllClose(out["a"], [[1.0, 0.0, 2.0]] * 2)
+
+    def test_hard_concrete_training_gates_are_sampled_per_sample(self):
+        graph = CausalGraph(
+            ["a"], num_modules=3, normalize_modules=False, seed=1
+        )
+        graph.build((None, 3))
+        graph.logits.assign(np.array([[0.0, -100.0, 100.0]]))
+        out = graph(np.ones((2000, 3), "float32"), training=True)
+        gates = np.asarray(out["a"])
+        self.assertAllClose(gates[:, 1], np.zeros(2000))
+        self.assertAllClose(gates[:, 2], np.ones(2000))
+        middle = gates[:, 0]
+        # Exact zeros and ones have positive probability; the mean is 0.5.
+        self.assertGreater(np.mean(middle == 0.0), 0.1)
+        self.assertGreater(np.mean(middle == 1.0), 0.1)
+        self.assertAllClose(middle.mean(), 0.5, atol=0.05)
+        # P(gate > 0) at theta = 0 is sigmoid(-(2/3) log(0.1/1.1)).
+        expected = 1 / (1 + np.exp((2 / 3) * np.log(0.1 / 1.1)))
+        self.assertAllClose(graph.open_probability()[0, 0], expected)
+        self.assertAllClose(np.mean(middle > 0), expected, atol=0.03)
+
+    def test_normalized_modules_carry_no_scale(self):
+        graph = CausalGraph(["a"], num_modules=2)
+        z = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+        small, large = graph(z)["a"], graph(100.0 * z)["a"]
+        self.assertAllClose(small, large, atol=1e-3)
+        # Unit root-mean-square per module (times the 0.5 gate).
+        rms = np.sqrt(np.mean(np.square(np.asarray(large) / 0.5)[:, :2], -1))
+        self.assertAllClose(rms, np.ones(3), atol=1e-3)
 
     def test_feature_maps_are_gated_per_channel_group(self):
         graph = CausalGraph(["a"], num_modules=2, initial_logit=-100.0)
@@ -45,3 +86,5 @@ class CausalGraphTest(TestCase):
             CausalGraph(["a", "a"], 2)
         with pytest.raises(ValueError, match="num_modules"):
             CausalGraph(["a"], 0)
+        with pytest.raises(ValueError, match="gate"):
+            CausalGraph(["a"], 2, gate="relu")

