@@ -11,6 +11,7 @@ from keras_mtcrl.losses.disentanglement import DisentanglementPenalty
 from keras_mtcrl.losses.invariance import InvariancePenalty
 from keras_mtcrl.losses.penalty_utils import get_penalty
 from keras_mtcrl.losses.sparsity import SparsityPenalty
+from keras_mtcrl.models.config_errors import names_missing_fields
 from keras_mtcrl.models.environments import environments_from_labels
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
 from keras_mtcrl.models.multi_task_model import revive_layers
@@ -282,6 +283,7 @@ class CausalMTLModel(MultiTaskModel):
         return config
 
     @classmethod
+    @names_missing_fields
     def from_config(cls, config):
         config = revive_layers(config)
         for key, penalty_cls in (
