@@ -241,8 +241,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                 stacklevel=3,
             )
             self._commit(epoch, name)
-        # Only now, with a loaded backup, may other files go.
-        self._previous = None
+        # Only now, with a loaded backup, may other files go; it stays the
+        # fallback of the next commit.
+        self._previous = name
         self._remove_uncommitted({name}, temporaries=True)
         # The resume protocol of Keras' own BackupAndRestore: `fit` starts
         # at `model._initial_epoch` when it is set.

@@ -77,12 +77,11 @@ class LateBadLabelsTest(TestCase, parameterized.TestCase):
             (False, 5, r">= num_environments=2"),
             (True, -3, "negative environment id"),
         ):
-            if True:
-                x, y = make_data(env=True)
-                x["env"][-1] = bad
-                model = make_model(jit, invariance)
-                with pytest.raises(ValueError, match=message):
-                    model.fit(batches(x, y), epochs=1, verbose=0)
+            x, y = make_data(env=True)
+            x["env"][-1] = bad
+            model = make_model(jit, invariance)
+            with pytest.raises(ValueError, match=message):
+                model.fit(batches(x, y), epochs=1, verbose=0)
 
     def test_evaluate_raises_too_and_clean_data_passes(self):
         x, y = make_data()
