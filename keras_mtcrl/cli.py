@@ -111,6 +111,10 @@ def build_parser():
                        "(e.g. backbone=segnet)")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bars")
+    train.add_argument("--overwrite", action="store_true",
+                       help="retrain architectures whose saved results or "
+                       "backups were made under another config (deletes "
+                       "them)")
     _add_config_flags(train)
     tune = commands.add_parser("tune", help="search a recipe's hyperparameters")
     tune.add_argument("recipe", help="recipe name (see `keras-mtcrl list`)")
@@ -170,14 +174,32 @@ def main(argv=None):
         logdir=args.logdir,
         strategy=args.strategy,
         verbose=0 if args.quiet else 1,
+        overwrite=args.overwrite,
     )
     try:
         print(Trainer.describe(trainer.run(seeds=args.seeds)))
-    except FileNotFoundError as error:
-        # Missing dataset files: the message says what to pass.
+    except _refusals() as error:
+        # Missing dataset files, files of another config, a locked or
+        # damaged run folder: the message says what to do.
         print(f"keras-mtcrl: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _refusals():
+    """Errors the CLI reports in one line (exit 2), not as a traceback."""
+    from keras_mtcrl.callbacks.atomic_backup_and_restore import BackupError
+    from keras_mtcrl.callbacks.run_fingerprint import RunMismatchError
+    from keras_mtcrl.training.logdir_lock import LogdirLockedError
+    from keras_mtcrl.training.run_state import RunFileError
+
+    return (
+        FileNotFoundError,
+        RunMismatchError,
+        LogdirLockedError,
+        RunFileError,
+        BackupError,
+    )
 
 
 def _tune(recipe, args):

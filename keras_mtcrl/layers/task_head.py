@@ -78,6 +78,12 @@ class TaskHead(keras.layers.Layer):
             raise ValueError(
                 f"A binary head has units=1. Received: units={units}"
             )
+        if kind == "multiclass" and units < 2:
+            raise ValueError(
+                "A multiclass head needs the number of classes: "
+                f"TaskHead('multiclass', units=num_classes) with "
+                f"num_classes >= 2. Received: units={units}"
+            )
         for width in hidden_units:
             check_positive_int(width, "hidden_units")
         if not 0.0 <= dropout < 1.0:

@@ -14,6 +14,7 @@ from keras_mtcrl.losses.penalty import PenaltyContext
 from keras_mtcrl.losses.penalty_utils import get_penalty
 from keras_mtcrl.losses.sparsity import SparsityPenalty
 from keras_mtcrl.metrics.worst_environment_loss import WorstEnvironmentLoss
+from keras_mtcrl.models.config_errors import names_missing_fields
 from keras_mtcrl.models.environments import LabelPairCounts
 from keras_mtcrl.models.environments import column_membership
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
@@ -443,6 +444,7 @@ class CausalMTLModel(MultiTaskModel):
         return config
 
     @classmethod
+    @names_missing_fields
     def from_config(cls, config):
         config = revive_layers(config)
         for key, penalty_cls in (

@@ -10,7 +10,10 @@ from keras_mtcrl.layers.layer_utils import check_heads
 from keras_mtcrl.layers.shared_router import SharedRouter
 from keras_mtcrl.losses.replica_stats import cross_replica_sum
 from keras_mtcrl.losses.replica_stats import num_replicas
+from keras_mtcrl.models import batch_audit
 from keras_mtcrl.models import label_checks
+from keras_mtcrl.models import output_checks
+from keras_mtcrl.models.config_errors import names_missing_fields
 from keras_mtcrl.models.per_task_step import per_task_gradient_step
 from keras_mtcrl.models.task_losses import masked_per_sample_loss
 from keras_mtcrl.models.task_losses import resolve_task_losses
@@ -41,7 +44,16 @@ class MultiTaskModel(keras.Model):
     left with one entry is passed on as that tensor).
 
     Each task's mean loss is logged as `loss_<task>`, its metrics as
-    `<task>_<metric>`.
+    `<task>_<metric>`; a metric of a task with no labelled sample in the
+    epoch (or evaluation) is NaN, meaning "absent", never a score.
+
+    Every training and evaluation batch is checked in the step (also under
+    `jit_compile`): class ids that are non-integral or too large, binary
+    or multi-label targets outside [0, 1], and negative or too large
+    environment ids are left out and `fit`/`evaluate` raise a `ValueError`
+    naming them after that batch (see `keras_mtcrl.models.batch_audit`).
+    Predictions (`predict`, a call, an export) for samples with a NaN or
+    Inf feature are NaN.
 
     A `loss_weighting` sets how much each task's loss counts (the
     objective becomes `sum_t lambda_t w_t R_t` plus any extra terms;
@@ -154,13 +166,16 @@ class MultiTaskModel(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None):
+        batch_audit.check_inputs(self, inputs)
         features, _ = self.split_environment(inputs)
         modules = self.encoder(features, training=training)
         routed = self.router(modules, training=training)
-        return {
+        outputs = {
             task: self.heads[task](routed[task], training=training)
             for task in self.task_names
         }
+        # Non-finite features give NaN, not a confident prediction.
+        return output_checks.nan_where_non_finite(features, outputs)
 
     # ---- Compile ------------------------------------------------------
     def compile(
@@ -192,6 +207,8 @@ class MultiTaskModel(keras.Model):
             resolve_task_metrics(metrics, self.heads)
         )
         super().compile(optimizer=optimizer, **kwargs)
+        # Counters of bad labels/ids in each step (a plain holder too).
+        self._batch_audit = batch_audit.BatchAudit(self)
         # A plain holder: Keras' tracking (locked after build) would refuse
         # metric objects passed here.
         self._compile_args = _MetricBank(dict(
@@ -254,6 +271,12 @@ class MultiTaskModel(keras.Model):
         for task in self.task_names:
             metrics.extend(self.task_metrics[task])
         return metrics
+
+    def get_metrics_result(self):
+        # A task without labels has no score: NaN, not the metric's 0.0.
+        return output_checks.absent_metrics_as_nan(
+            super().get_metrics_result(), self.task_metrics
+        )
 
     def extra_loss_trackers(self):
         """Trackers of objective terms beyond the task losses (none here)."""
@@ -427,7 +450,9 @@ class MultiTaskModel(keras.Model):
     # ---- Steps --------------------------------------------------------
     def _unpack(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        return x, label_checks.labels_as_dict(y, self.task_names), sample_weight
+        y = label_checks.labels_as_dict(y, self.task_names)
+        x, y = batch_audit.audit_batch(self, x, y)
+        return x, y, sample_weight
 
     def train_step(self, data):
         if self.gradient_method is not None or getattr(
@@ -489,7 +514,18 @@ class MultiTaskModel(keras.Model):
             else:
                 callbacks = kwargs.get("callbacks")
                 kwargs["callbacks"] = [recorder] + list(callbacks or [])
+        args, kwargs = batch_audit.with_guard(self, args, kwargs, 5)
         return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`; raises on bad labels (`batch_audit`)."""
+        args, kwargs = batch_audit.with_guard(self, args, kwargs, 6)
+        return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        """`keras.Model.predict`; clear errors for string inputs."""
+        batch_audit.check_arrays(args, kwargs)
+        return super().predict(*args, **kwargs)
 
     # ---- Serialization ------------------------------------------------
     def get_config(self):
@@ -510,6 +546,7 @@ class MultiTaskModel(keras.Model):
         return config
 
     @classmethod
+    @names_missing_fields
     def from_config(cls, config):
         return cls(**revive_layers(config))
 

@@ -9,6 +9,7 @@ from keras_mtcrl.callbacks.atomic_backup_and_restore import (
     AtomicBackupAndRestore,
 )
 from keras_mtcrl.callbacks.causal_graph_image import CausalGraphImage
+from keras_mtcrl.callbacks.divergence_guard import DivergenceGuard
 from keras_mtcrl.callbacks.non_finite_guard import NonFiniteGuard
 
 
@@ -32,12 +33,14 @@ def write_hparams(log_dir, config, architecture):
         hparams_api.hparams(values)
 
 
-def run_callbacks(run_dir, config, has_graph, epoch_shuffle):
+def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
     """Returns the callbacks of one architecture's training run.
 
     TensorBoard (every logged term per epoch), AtomicBackupAndRestore (a
     killed run resumes at its last finished epoch), NonFiniteGuard (stops
-    at the first NaN/Inf term and names it), ModelCheckpoint (the best
+    at the first NaN/Inf term and names it), DivergenceGuard (when
+    `config.divergence_factor` is set: stops when the loss explodes),
+    ModelCheckpoint (the best
     model by validation loss as `best.keras`), the graph image for MT-CRL,
     the per-epoch shuffle, and EarlyStopping when the recipe asks for it.
 
@@ -46,6 +49,8 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle):
         config: `RecipeConfig`.
         has_graph: bool. Whether the model has a causal graph.
         epoch_shuffle: `EpochShuffle` feeding the training data.
+        fingerprint: dict or None. The run's config fingerprint, recorded
+            in (and checked against) the backup. Defaults to `None`.
 
     Returns:
         List of `keras.callbacks.Callback`.
@@ -57,7 +62,9 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle):
         NonFiniteGuard(),
         # Keras' BackupAndRestore overwrites its file in place; see
         # docs/reliability.md.
-        AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
+        AtomicBackupAndRestore(
+            os.path.join(run_dir, "backup"), fingerprint=fingerprint
+        ),
         keras.callbacks.TensorBoard(log_dir),
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "best.keras"),
@@ -65,6 +72,8 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle):
             save_best_only=True,
         ),
     ]
+    if config.divergence_factor:
+        callbacks.insert(2, DivergenceGuard(config.divergence_factor))
     if has_graph:
         callbacks.append(CausalGraphImage(log_dir))
     if config.early_stopping_patience:

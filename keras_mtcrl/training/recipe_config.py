@@ -45,6 +45,10 @@ class RecipeConfig:
             (defaults by kind: accuracy, or rmse for regression), or a
             tuple of metrics, all reported, the first one primary.
         early_stopping_patience: int or None.
+        divergence_factor: float or None. Training stops and the run is
+            reported as diverged when the loss exceeds this many times
+            its first batch's (see `keras_mtcrl.callbacks.DivergenceGuard`);
+            0 or None turns the check off. Defaults to `1e4`.
         model_args: dict. Options of the recipe's encoder, head, loss and
             metric builders (e.g. a backbone size), read by the recipe's
             factories. Defaults to `{}`.
@@ -81,6 +85,7 @@ class RecipeConfig:
     mixed_precision: str = None
     primary_metrics: dict = dataclasses.field(default_factory=dict)
     early_stopping_patience: int = None
+    divergence_factor: float = 1e4
     model_args: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import uuid
 
 import numpy as np
 
@@ -26,7 +27,8 @@ def write_json(path, payload):
     """Writes JSON atomically: a kill mid-write never leaves a torn file."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    temporary = f"{path}.tmp"
+    # A unique name: two writers never share (or delete) a temporary file.
+    temporary = f"{path}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(payload, handle, indent=2, sort_keys=True, default=_plain)
     os.replace(temporary, path)
@@ -164,7 +166,7 @@ def delta_m_by_split(stats, rows, splits, baseline="single_task"):
     return out
 
 
-def format_table(stats, rows, architectures, splits, delta=None):
+def format_table(stats, rows, architectures, splits, delta=None, diverged=None):
     """Renders the summary as a markdown table.
 
     Args:
@@ -174,6 +176,9 @@ def format_table(stats, rows, architectures, splits, delta=None):
         splits: split names to show per task.
         delta: output of `delta_m_by_split`, or None. When given, one last
             row per split holds each architecture's `delta_m` in %.
+        diverged: dict arch -> {seed: details} or None. Every cell of an
+            architecture with a diverged seed reads `diverged (seed s)`:
+            a mean over the other seeds would hide the failure.
 
     Returns:
         str, a markdown table (mean ± std over seeds).
@@ -192,6 +197,10 @@ def format_table(stats, rows, architectures, splits, delta=None):
         for split in splits:
             cells = []
             for arch in architectures:
+                if (diverged or {}).get(arch):
+                    seeds = ", ".join(str(s) for s in diverged[arch])
+                    cells.append(f"diverged (seed {seeds})")
+                    continue
                 value = stats.get(arch, {}).get(split, {}).get(key)
                 cells.append(_cell(value))
             metric = key[len(task) + 1:]
@@ -201,7 +210,9 @@ def format_table(stats, rows, architectures, splits, delta=None):
             )
     for split in splits if delta else ():
         cells = [
-            _signed(delta.get(arch, {}).get(split)) for arch in architectures
+            "diverged" if (diverged or {}).get(arch)
+            else _signed(delta.get(arch, {}).get(split))
+            for arch in architectures
         ]
         label = SPLIT_LABELS.get(split, split)
         lines.append(

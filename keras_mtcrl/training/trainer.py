@@ -6,12 +6,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_mtcrl.callbacks.divergence_guard import DivergenceGuard
 from keras_mtcrl.training import results as results_io
 from keras_mtcrl.training.callbacks_factory import run_callbacks
 from keras_mtcrl.training.callbacks_factory import write_hparams
 from keras_mtcrl.training.epoch_shuffle import EpochShuffle
+from keras_mtcrl.training.logdir_lock import LogdirLock
 from keras_mtcrl.training.model_factory import build_model
 from keras_mtcrl.training.model_factory import compile_options
+from keras_mtcrl.training.run_state import prepare_run_dir
+from keras_mtcrl.training.run_state import run_fingerprint
 from keras_mtcrl.training.strategy import make_strategy
 from keras_mtcrl.training.validation import validate_data
 from keras_mtcrl.visualization.graph_heatmap import save_graph_heatmap
@@ -28,9 +32,15 @@ class Trainer:
     the in-distribution and shifted test splits and writes `result.json`.
     A finished architecture is skipped when the run is started again, and
     an interrupted one resumes from its last epoch, so nothing is lost on
-    interruption. At the end it writes `results.json`, the graph heatmap
-    `causal_graph.png` and returns a summary with a table (mean ± std over
-    seeds).
+    interruption. Each `result.json` and backup records a fingerprint of
+    the config (data arguments and seed included): files made under
+    another config are never reused (`RunMismatchError` names the
+    differing fields) unless `overwrite=True` deletes them. The run holds
+    a lock on `logdir` (`LogdirLockedError` names the holder's PID). A run
+    whose loss explodes (`DivergenceGuard`, `divergence_factor` of the
+    config) stops and is reported as diverged, without scores. At the end
+    it writes `results.json`, the graph heatmap `causal_graph.png` and
+    returns a summary with a table (mean ± std over seeds).
 
     Args:
         recipe: `keras_mtcrl.training.Recipe`.
@@ -42,6 +52,9 @@ class Trainer:
             summary that `run` returns (the CLI prints it).
         callbacks: sequence of `keras.callbacks.Callback`, added to every
             `fit` after the trainer's own. Defaults to `()`.
+        overwrite: bool. Delete an architecture's files made under another
+            config (or unreadable) instead of refusing. Defaults to
+            `False`.
 
     Example:
 
@@ -55,9 +68,16 @@ class Trainer:
     """
 
     def __init__(
-        self, recipe, logdir=None, strategy="auto", verbose=1, callbacks=()
+        self,
+        recipe,
+        logdir=None,
+        strategy="auto",
+        verbose=1,
+        callbacks=(),
+        overwrite=False,
     ):
         self.recipe = recipe
+        self.overwrite = bool(overwrite)
         self.extra_callbacks = list(callbacks)
         self.config = recipe.config
         self.logdir = logdir or os.path.join("runs", self.config.name)
@@ -73,7 +93,7 @@ class Trainer:
         self.verbose = verbose
 
     # ---- One model ----------------------------------------------------
-    def _fit(self, data, config, architecture, tasks, run_dir):
+    def _fit(self, data, config, architecture, tasks, run_dir, fingerprint):
         keras.utils.set_random_seed(config.seed)
         shuffle = EpochShuffle(config.seed)
         with self.strategy.scope():
@@ -91,19 +111,20 @@ class Trainer:
         write_hparams(
             os.path.join(run_dir, "tensorboard"), config, architecture
         )
+        callbacks = run_callbacks(
+            run_dir, config, architecture == "mtcrl", shuffle, fingerprint
+        )
         model.fit(
             train,
             validation_data=validation,
             epochs=config.epochs,
-            callbacks=run_callbacks(
-                run_dir, config, architecture == "mtcrl", shuffle
-            )
-            + self.extra_callbacks,
+            callbacks=callbacks + self.extra_callbacks,
             verbose=self.verbose,
             shuffle=False,  # EpochShuffle shuffles, resumably.
         )
         model.save(os.path.join(run_dir, "final.keras"))
-        return model
+        guards = [c for c in callbacks if isinstance(c, DivergenceGuard)]
+        return model, (guards[0].diverged if guards else None)
 
     def _evaluate(self, model, data, config, tasks):
         scores = {}
@@ -122,11 +143,13 @@ class Trainer:
     def _run_architecture(self, data, config, architecture, seed_dir):
         run_dir = os.path.join(seed_dir, architecture)
         done = os.path.join(run_dir, "result.json")
-        if os.path.exists(done):
-            return results_io.read_json(done)
+        fingerprint = run_fingerprint(config, architecture)
+        saved = prepare_run_dir(run_dir, fingerprint, self.overwrite)
+        if saved is not None:
+            return saved
         if self.verbose:
             print(f"== {config.name} | seed {config.seed} | {architecture}")
-        result = {"scores": {}}
+        result = {"scores": {}, "fingerprint": fingerprint}
         groups = (
             [(t,) for t in data.task_names]
             if architecture == "single_task"
@@ -136,7 +159,17 @@ class Trainer:
             group_dir = run_dir if len(groups) == 1 else os.path.join(
                 run_dir, tasks[0]
             )
-            model = self._fit(data, config, architecture, tasks, group_dir)
+            model, diverged = self._fit(
+                data, config, architecture, tasks, group_dir, fingerprint
+            )
+            if diverged is not None:
+                # No scores: a diverged model's numbers are not a result.
+                result = {
+                    "scores": {},
+                    "fingerprint": fingerprint,
+                    "diverged": {**diverged, "tasks": list(tasks)},
+                }
+                break
             for split, metrics in self._evaluate(
                 model, data, config, tasks
             ).items():
@@ -162,7 +195,11 @@ class Trainer:
             `logdir`.
         """
         seeds = list(seeds) if seeds else [self.config.seed]
-        per_seed, graph, tasks = [], None, None
+        with LogdirLock(self.logdir):
+            return self._run(seeds)
+
+    def _run(self, seeds):
+        per_seed, graph, tasks, diverged = [], None, None, {}
         if self.config.mixed_precision:
             keras.config.set_dtype_policy(self.config.mixed_precision)
         for seed in seeds:
@@ -177,10 +214,14 @@ class Trainer:
                 )
                 scores[architecture] = result["scores"]
                 graph = result.get("graph", graph)
+                if "diverged" in result:
+                    diverged.setdefault(architecture, {})[seed] = result[
+                        "diverged"
+                    ]
             per_seed.append(scores)
-        return self._report(per_seed, graph, tasks, seeds)
+        return self._report(per_seed, graph, tasks, seeds, diverged)
 
-    def _report(self, per_seed, graph, tasks, seeds):
+    def _report(self, per_seed, graph, tasks, seeds, diverged):
         stats = results_io.aggregate(per_seed)
         rows = [
             (t.name, key)
@@ -192,7 +233,12 @@ class Trainer:
         splits = ["test", "test_shifted"]
         delta = results_io.delta_m_by_split(stats, rows, splits)
         table = results_io.format_table(
-            stats, rows, list(self.config.architectures), splits, delta
+            stats,
+            rows,
+            list(self.config.architectures),
+            splits,
+            delta,
+            diverged=diverged,
         )
         summary = {
             "recipe": self.config.name,
@@ -200,6 +246,7 @@ class Trainer:
             "seeds": seeds,
             "stats": stats,
             "delta_m": delta,
+            "diverged": diverged,
             "table": table,
             "graph": graph,
             "tasks": [t.name for t in tasks],

@@ -205,7 +205,7 @@ class CausalMTLModelTest(TestCase, parameterized.TestCase):
         model.compile()
         x, y = make_data()
         x["env"][0] = 5
-        with pytest.raises(tf.errors.InvalidArgumentError, match="< num_env"):
+        with pytest.raises(ValueError, match=">= num_environments=2"):
             model.fit(x, y, verbose=0)
 
     def test_evaluate_on_an_unseen_environment_id(self):

@@ -6,6 +6,8 @@ Run as `python tests/reliability/subprocess_helpers.py <command> <args>`:
   `keras_mtcrl.training.results.write_json` forever, printing each count.
 - `backup-writer DIR`: commits `AtomicBackupAndRestore` backups of a model
   whose every weight equals the epoch number, forever, printing each.
+- `hold-lock DIR`: takes the trainer's `LogdirLock` on `DIR`, prints 1
+  and sleeps until killed.
 - `train-steps OUT`: a few training steps of the `synthetic` recipe under
   MultiWorkerMirroredStrategy (with TF_CONFIG) or one device; per-step
   logs to `OUT` (JSON), final weights to `OUT.npz`.
@@ -140,6 +142,19 @@ def backup_writer(folder):
         print(epoch, flush=True)
 
 
+def hold_lock(folder):
+    spec = importlib.util.spec_from_file_location(
+        "logdir_lock",
+        os.path.join(ROOT, "keras_mtcrl", "training", "logdir_lock.py"),
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # no TensorFlow: starts in a blink
+    lock = module.LogdirLock(folder).acquire()  # held while alive
+    print(1, flush=True)
+    while lock:
+        time.sleep(1)
+
+
 def train_steps(out_path):
     """Trains the `synthetic` recipe with the model's own `train_step` under
     the strategy (MultiWorkerMirroredStrategy when TF_CONFIG is set, else
@@ -218,6 +233,7 @@ if __name__ == "__main__":
     commands = {
         "json-writer": json_writer,
         "backup-writer": backup_writer,
+        "hold-lock": hold_lock,
         "train-steps": train_steps,
     }
     commands[command](argument)

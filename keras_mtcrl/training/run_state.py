@@ -1,0 +1,101 @@
+"""What a run folder already holds, checked against the run's config."""
+
+import os
+import shutil
+
+from keras_mtcrl.callbacks.atomic_backup_and_restore import (
+    AtomicBackupAndRestore,
+)
+from keras_mtcrl.callbacks.run_fingerprint import RunMismatchError
+from keras_mtcrl.callbacks.run_fingerprint import check_fingerprint
+from keras_mtcrl.callbacks.run_fingerprint import normalise
+from keras_mtcrl.training import results as results_io
+
+#: Config fields that only change how results are shown, not the numbers.
+_NOT_IN_FINGERPRINT = ("description", "primary_metrics")
+OVERWRITE_HINT = (
+    "pass --overwrite (Trainer(overwrite=True)) to delete that "
+    "architecture's files and train it again, or use a new --logdir"
+)
+
+
+class RunFileError(RuntimeError):
+    """A file of the run folder is unreadable; says what to delete."""
+
+
+def run_fingerprint(config, architecture):
+    """The fingerprint of one architecture's run (config, data, seed).
+
+    Example:
+
+    >>> from keras_mtcrl.training import RecipeConfig
+    >>> fingerprint = run_fingerprint(RecipeConfig(name="x"), "mtcrl")
+    >>> fingerprint["architecture"], fingerprint["epochs"]
+    ('mtcrl', 5)
+    """
+    values = {
+        key: value
+        for key, value in config.to_dict().items()
+        if key not in _NOT_IN_FINGERPRINT
+    }
+    values["architecture"] = architecture
+    return normalise(values)
+
+
+def backup_dirs(run_dir):
+    """The backup folders under `run_dir` (one per single-task group)."""
+    found = []
+    for folder, names, _ in os.walk(run_dir):
+        if os.path.basename(folder) == "backup":
+            found.append(folder)
+            names[:] = []
+        elif "tensorboard" in names:
+            names.remove("tensorboard")
+    return sorted(found)
+
+
+def prepare_run_dir(run_dir, fingerprint, overwrite=False):
+    """Checks `run_dir` against `fingerprint`; returns a reusable result.
+
+    Returns the saved result when `result.json` was written under the
+    same fingerprint, else None (train). Files made under another
+    fingerprint raise `RunMismatchError` naming the differing fields, or
+    are deleted first with `overwrite=True`. An unreadable `result.json`
+    raises `RunFileError` naming it.
+    """
+    done = os.path.join(run_dir, "result.json")
+    try:
+        _check(run_dir, done, fingerprint)
+    except (RunMismatchError, RunFileError):
+        if not overwrite:
+            raise
+        shutil.rmtree(run_dir)
+        return None
+    if os.path.exists(done):
+        return results_io.read_json(done)
+    return None
+
+
+def _check(run_dir, done, fingerprint):
+    if os.path.exists(done):
+        try:
+            result = results_io.read_json(done)
+        except (OSError, ValueError) as error:
+            raise RunFileError(
+                f"{done} is unreadable ({type(error).__name__}: {error}). "
+                f"Delete it to train this architecture again, or "
+                f"{OVERWRITE_HINT}."
+            ) from None
+        stored = result.get("fingerprint") if isinstance(
+            result, dict
+        ) else None
+        check_fingerprint(stored, fingerprint, done, OVERWRITE_HINT)
+    for folder in backup_dirs(run_dir):
+        backup = AtomicBackupAndRestore(folder)
+        if backup.committed_state() is None and not any(
+            name.endswith(".h5") for name in os.listdir(folder)
+        ):
+            continue
+        check_fingerprint(
+            backup.stored_fingerprint(), fingerprint, folder, OVERWRITE_HINT
+        )
