@@ -30,7 +30,12 @@ from keras_mtcrl.losses import DisentanglementPenalty
 from keras_mtcrl.losses import InvariancePenalty
 from keras_mtcrl.losses import SparsityPenalty
 from keras_mtcrl.models import CausalMTLModel
+from keras_mtcrl.models import GMTLAdjuster
+from keras_mtcrl.models import GroupDROModel
+from keras_mtcrl.models import InvariantRiskModel
+from keras_mtcrl.models import LabelGroups
 from keras_mtcrl.models import MultiTaskModel
+from keras_mtcrl.models import ReweightedModel
 from keras_mtcrl.weighting import DynamicWeightAverage
 from keras_mtcrl.weighting import EqualWeighting
 from keras_mtcrl.weighting import GradNorm
@@ -50,11 +55,15 @@ __all__ = [
     "DisentanglementPenalty",
     "DynamicWeightAverage",
     "EqualWeighting",
+    "GMTLAdjuster",
     "ExpertEncoder",
     "GradNorm",
     "GradientMethod",
+    "GroupDROModel",
     "IMTL",
     "InvariancePenalty",
+    "InvariantRiskModel",
+    "LabelGroups",
     "LossWeighting",
     "MGDA",
     "MixtureOfExpertsRouter",
@@ -63,6 +72,7 @@ __all__ = [
     "MultiTaskModel",
     "PCGrad",
     "RandomLossWeighting",
+    "ReweightedModel",
     "SharedRouter",
     "SparsityPenalty",
     "TaskHead",
