@@ -12,6 +12,7 @@ from keras_mtcrl.training.callbacks_factory import write_hparams
 from keras_mtcrl.training.epoch_shuffle import EpochShuffle
 from keras_mtcrl.training.model_factory import build_model
 from keras_mtcrl.training.model_factory import compile_options
+from keras_mtcrl.training.model_factory import prediction_model
 from keras_mtcrl.training.strategy import make_strategy
 from keras_mtcrl.training.validation import validate_data
 from keras_mtcrl.visualization.graph_heatmap import save_graph_heatmap
@@ -137,6 +138,10 @@ class Trainer:
                 run_dir, tasks[0]
             )
             model = self._fit(data, config, architecture, tasks, group_dir)
+            with self.strategy.scope():
+                model = prediction_model(
+                    self.recipe, data, architecture, model, tasks
+                )
             for split, metrics in self._evaluate(
                 model, data, config, tasks
             ).items():
