@@ -4,6 +4,7 @@ Keras 3 / TensorFlow implementation of Multi-Task Causal Representation
 Learning (MT-CRL, Hu et al., NeurIPS 2022).
 """
 
+from keras_mtcrl import diagnostics
 from keras_mtcrl import gradients
 from keras_mtcrl import layers
 from keras_mtcrl import losses
@@ -78,6 +79,7 @@ __all__ = [
     "TaskHead",
     "TaskSpec",
     "UncertaintyWeighting",
+    "diagnostics",
     "gradients",
     "layers",
     "losses",
