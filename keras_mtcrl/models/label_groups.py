@@ -299,8 +299,10 @@ class LabelGroups:
         Args:
             dataset: unbatched `tf.data.Dataset` (the training split).
             tasks: heads, `TaskSpec`s or dict task -> `(kind, units)`.
-            grouping, num_environments, environment_key, max_contexts: as
-                in the constructor.
+            grouping: str. As in the constructor.
+            num_environments: int or None. As in the constructor.
+            environment_key: str. As in the constructor.
+            max_contexts: int. As in the constructor.
 
         Returns:
             `LabelGroups`.
