@@ -4,6 +4,7 @@ Keras 3 / TensorFlow implementation of Multi-Task Causal Representation
 Learning (MT-CRL, Hu et al., NeurIPS 2022).
 """
 
+from keras_mtcrl import diagnostics
 from keras_mtcrl import gradients
 from keras_mtcrl import layers
 from keras_mtcrl import losses
@@ -32,7 +33,12 @@ from keras_mtcrl.losses import Penalty
 from keras_mtcrl.losses import SparsityPenalty
 from keras_mtcrl.metrics import WorstEnvironmentLoss
 from keras_mtcrl.models import CausalMTLModel
+from keras_mtcrl.models import GMTLAdjuster
+from keras_mtcrl.models import GroupDROModel
+from keras_mtcrl.models import InvariantRiskModel
+from keras_mtcrl.models import LabelGroups
 from keras_mtcrl.models import MultiTaskModel
+from keras_mtcrl.models import ReweightedModel
 from keras_mtcrl.weighting import DynamicWeightAverage
 from keras_mtcrl.weighting import EqualWeighting
 from keras_mtcrl.weighting import GradNorm
@@ -52,11 +58,15 @@ __all__ = [
     "DisentanglementPenalty",
     "DynamicWeightAverage",
     "EqualWeighting",
+    "GMTLAdjuster",
     "ExpertEncoder",
     "GradNorm",
     "GradientMethod",
+    "GroupDROModel",
     "IMTL",
     "InvariancePenalty",
+    "InvariantRiskModel",
+    "LabelGroups",
     "LossWeighting",
     "MGDA",
     "MixtureOfExpertsRouter",
@@ -66,12 +76,14 @@ __all__ = [
     "PCGrad",
     "Penalty",
     "RandomLossWeighting",
+    "ReweightedModel",
     "SharedRouter",
     "SparsityPenalty",
     "TaskHead",
     "TaskSpec",
     "UncertaintyWeighting",
     "WorstEnvironmentLoss",
+    "diagnostics",
     "gradients",
     "layers",
     "losses",

@@ -8,7 +8,13 @@ from keras_mtcrl.losses.disentanglement import DisentanglementPenalty
 from keras_mtcrl.losses.invariance import InvariancePenalty
 from keras_mtcrl.losses.sparsity import SparsityPenalty
 from keras_mtcrl.models.causal_mtl_model import CausalMTLModel
+from keras_mtcrl.models.gmtl_adjuster import GMTLAdjuster
+from keras_mtcrl.models.gmtl_adjuster import joint_label_prior
+from keras_mtcrl.models.group_dro_model import GroupDROModel
+from keras_mtcrl.models.invariant_risk_model import InvariantRiskModel
+from keras_mtcrl.models.label_groups import LabelGroups
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
+from keras_mtcrl.models.reweighted_model import ReweightedModel
 
 
 def input_shape_of(data):
@@ -117,8 +123,10 @@ def build_model(recipe, data, architecture, tasks=None):
     Args:
         recipe: `keras_mtcrl.training.Recipe`.
         data: `MultiTaskData` from `recipe.build_data`.
-        architecture: str. `"mtcrl"`, `"shared_bottom"`, `"mmoe"` or
-            `"single_task"`.
+        architecture: str. `"mtcrl"`, `"shared_bottom"`, `"mmoe"`,
+            `"single_task"`, or an OOD baseline (`"reweight"`,
+            `"groupdro"`, `"irm"`, `"vrex"`, `"gmtl"`; see
+            `RecipeConfig`).
         tasks: sequence of task names, or None for all (a single-task model
             is built with one name).
 
@@ -142,10 +150,12 @@ def build_model(recipe, data, architecture, tasks=None):
             environment_key=data.environment_key,
             **_penalties(config, data),
         )
+    if architecture in ("reweight", "groupdro", "irm", "vrex"):
+        return _ood_model(config, data, architecture, encoder, heads, shape)
     router = None
     if architecture == "mmoe":
         router = MixtureOfExpertsRouter(tasks, encoder.num_modules)
-    elif architecture not in ("shared_bottom", "single_task"):
+    elif architecture not in ("shared_bottom", "single_task", "gmtl"):
         raise ValueError(f"Unknown architecture {architecture!r}.")
     return MultiTaskModel(
         encoder,
@@ -155,3 +165,69 @@ def build_model(recipe, data, architecture, tasks=None):
         environment_key=data.environment_key,
         name=name,
     )
+
+
+def _label_groups(config, data, heads, architecture):
+    grouping = config.ood_groups
+    if grouping == "auto":
+        invariance = architecture in ("irm", "vrex")
+        grouping = (
+            "environment" if invariance and data.num_environments else "labels"
+        )
+    return LabelGroups.from_dataset(
+        data.split("train"),
+        heads,
+        grouping=grouping,
+        num_environments=data.num_environments or None,
+        environment_key=data.environment_key,
+    )
+
+
+def _ood_model(config, data, architecture, encoder, heads, shape):
+    """The OOD baselines: a shared bottom trained another way."""
+    groups = _label_groups(config, data, heads, architecture)
+    common = dict(input_shape=shape, environment_key=data.environment_key)
+    if architecture == "reweight":
+        return ReweightedModel(encoder, heads, groups, **common)
+    if architecture == "groupdro":
+        return GroupDROModel(
+            encoder, heads, groups, step_size=config.dro_step_size, **common
+        )
+    environments = groups
+    if groups.grouping == "environment":
+        environments = groups.num_environments
+    return InvariantRiskModel(
+        encoder,
+        heads,
+        method="irmv1" if architecture == "irm" else "vrex",
+        weight=config.ood_penalty_weight,
+        warmup_steps=config.ood_warmup_steps,
+        ramp_steps=config.ood_ramp_steps,
+        environments=environments,
+        **common,
+    )
+
+
+def prediction_model(recipe, data, architecture, model, tasks=None):
+    """The model to evaluate after training `architecture`.
+
+    `model` itself, except for `"gmtl"`: the trained shared bottom
+    wrapped in a compiled `GMTLAdjuster` with the training split's joint
+    label prior and `config.gmtl_alpha`. Call it in the strategy's scope.
+
+    Args:
+        recipe: `keras_mtcrl.training.Recipe`.
+        data: `MultiTaskData`.
+        architecture: str.
+        model: the trained model.
+        tasks: sequence of task names, or None for all.
+
+    Returns:
+        A compiled model.
+    """
+    if architecture != "gmtl":
+        return model
+    prior = joint_label_prior(data.split("train"), model.heads)
+    adjusted = GMTLAdjuster(model, prior, alpha=recipe.config.gmtl_alpha)
+    adjusted.compile(**compile_options(recipe, data, tasks))
+    return adjusted

@@ -4,6 +4,10 @@ import dataclasses
 from typing import Callable
 
 ARCHITECTURES = ("mtcrl", "shared_bottom", "mmoe", "single_task")
+#: Out-of-distribution baselines on the shared bottom (opt-in: not in the
+#: default `architectures`).
+OOD_ARCHITECTURES = ("reweight", "groupdro", "irm", "vrex", "gmtl")
+OOD_GROUPINGS = ("auto", "labels", "environment")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +24,12 @@ class RecipeConfig:
         data_args: dict. Keyword arguments of the recipe's data builder.
         num_modules: int. K, modules of the shared encoder.
         architectures: tuple of str. What to train: `"mtcrl"` and the
-            baselines `"shared_bottom"`, `"mmoe"`, `"single_task"`.
+            baselines `"shared_bottom"`, `"mmoe"`, `"single_task"`, and the
+            out-of-distribution baselines on the shared bottom
+            `"reweight"` (`ReweightedModel`), `"groupdro"`
+            (`GroupDROModel`), `"irm"`, `"vrex"` (`InvariantRiskModel`)
+            and `"gmtl"` (shared bottom evaluated through
+            `GMTLAdjuster`).
         disentanglement: str. `"crosscorr"`, `"hsic"` or `"none"`.
         disentanglement_weight: float.
         sparsity_weight: float.
@@ -49,6 +58,16 @@ class RecipeConfig:
             reported as diverged when the loss exceeds this many times
             its first batch's (see `keras_mtcrl.callbacks.DivergenceGuard`);
             0 or None turns the check off. Defaults to `1e4`.
+        ood_groups: str. Groups of the OOD baselines: `"labels"` (task
+            label crossed with the other tasks' labels; agreement groups
+            for IRM/V-REx), `"environment"` (the environment column), or
+            `"auto"`: labels for reweighting and GroupDRO, the column (when
+            the data has one) for IRM and V-REx.
+        dro_step_size: float. GroupDRO's `eta`.
+        ood_penalty_weight: float. IRM / V-REx weight after the ramp.
+        ood_warmup_steps: int. IRM / V-REx steps without the penalty.
+        ood_ramp_steps: int. IRM / V-REx steps of the linear ramp.
+        gmtl_alpha: float. GMTL's strength (1 divides the prior out).
         model_args: dict. Options of the recipe's encoder, head, loss and
             metric builders (e.g. a backbone size), read by the recipe's
             factories. Defaults to `{}`.
@@ -87,13 +106,25 @@ class RecipeConfig:
     early_stopping_patience: int = None
     divergence_factor: float = 1e4
     model_args: dict = dataclasses.field(default_factory=dict)
+    ood_groups: str = "auto"
+    dro_step_size: float = 0.01
+    ood_penalty_weight: float = 100.0
+    ood_warmup_steps: int = 100
+    ood_ramp_steps: int = 100
+    gmtl_alpha: float = 1.0
 
     def __post_init__(self):
-        unknown = sorted(set(self.architectures) - set(ARCHITECTURES))
+        known = ARCHITECTURES + OOD_ARCHITECTURES
+        unknown = sorted(set(self.architectures) - set(known))
         if unknown:
             raise ValueError(
                 f"Unknown architecture(s) {unknown} in recipe "
-                f"'{self.name}'. Known: {list(ARCHITECTURES)}"
+                f"'{self.name}'. Known: {list(known)}"
+            )
+        if self.ood_groups not in OOD_GROUPINGS:
+            raise ValueError(
+                f"`ood_groups` must be one of {OOD_GROUPINGS}. Received: "
+                f"ood_groups={self.ood_groups!r}"
             )
         for field in ("epochs", "batch_size", "num_modules"):
             value = getattr(self, field)

@@ -14,6 +14,7 @@ from keras_mtcrl.training.epoch_shuffle import EpochShuffle
 from keras_mtcrl.training.logdir_lock import LogdirLock
 from keras_mtcrl.training.model_factory import build_model
 from keras_mtcrl.training.model_factory import compile_options
+from keras_mtcrl.training.model_factory import prediction_model
 from keras_mtcrl.training.run_state import prepare_run_dir
 from keras_mtcrl.training.run_state import run_fingerprint
 from keras_mtcrl.training.strategy import make_strategy
@@ -170,6 +171,10 @@ class Trainer:
                     "diverged": {**diverged, "tasks": list(tasks)},
                 }
                 break
+            with self.strategy.scope():
+                model = prediction_model(
+                    self.recipe, data, architecture, model, tasks
+                )
             for split, metrics in self._evaluate(
                 model, data, config, tasks
             ).items():

@@ -45,3 +45,26 @@ class CliTest(TestCase):
         with contextlib.redirect_stderr(err):
             self.assertEqual(cli.main(["train", "nope"]), 2)
         self.assertIn("Unknown recipe 'nope'", err.getvalue())
+
+    def test_diagnose_flags_the_synthetic_shortcut(self):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = cli.main(
+                ["diagnose", "synthetic", "--data-arg", "num_train=400",
+                 "--data-arg", "num_eval=10"]
+            )
+        self.assertEqual(code, 0)
+        text = out.getvalue()
+        self.assertIn("| a | b | all | 400 |", text)
+        self.assertIn("Likely confounded: a <- b, b <- a.", text)
+
+    def test_ood_flags_map_onto_config_fields(self):
+        args = cli.build_parser().parse_args(
+            ["train", "synthetic", "--architectures", "reweight,gmtl",
+             "--ood-groups", "environment", "--dro-step-size", "0.1"]
+        )
+        self.assertEqual(
+            cli.config_overrides(args),
+            {"architectures": ("reweight", "gmtl"),
+             "ood_groups": "environment", "dro_step_size": 0.1},
+        )
