@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.losses.penalty import Penalty
+from keras_mtcrl.losses.replica_stats import cross_replica_sum
 from keras_mtcrl.losses.replica_stats import global_sum_local_gradient
 
 DISENTANGLEMENT_METHODS = ("crosscorr", "hsic", "none")
@@ -53,6 +54,14 @@ def cross_correlation_penalty(pooled, epsilon=1e-5, sample_weight=None):
     if sample_weight is None:
         sample_weight = tf.ones_like(flat[:, 0])
     weight = tf.cast(sample_weight, "float32")[:, None]
+    # Centre on the global batch mean first (a constant for autodiff: the
+    # covariance's gradient through the mean is zero), so constant
+    # features give exactly zero covariance instead of a cancellation
+    # error that the correlation's normalisation would blow up.
+    total, summed = cross_replica_sum(
+        (tf.reduce_sum(weight), tf.reduce_sum(weight * flat, axis=0))
+    )
+    flat = flat - summed / tf.maximum(total, 1e-6)
     count, first, second = global_sum_local_gradient(
         (
             tf.reduce_sum(weight),

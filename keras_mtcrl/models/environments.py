@@ -31,7 +31,7 @@ def label_code(labels, kind, units, task):
 
     Multi-class labels are their class id, binary labels 0/1, multi-label
     targets their first positive label (argmax), regression targets
-    whether they exceed the batch mean of the valid targets.
+    whether they exceed the mean of the global batch's valid targets.
 
     Args:
         labels: tensor `(batch,)` or `(batch, units)`.
@@ -69,8 +69,12 @@ def label_code(labels, kind, units, task):
     if kind == "binary":
         return tf.cast(flat > 0.5, "int32"), 2, valid
     weights = tf.cast(valid, "float32")
-    total = tf.maximum(tf.reduce_sum(weights), 1.0)
-    mean = tf.reduce_sum(flat * weights) / total
+    # The global batch's mean (summed over replicas), so that every
+    # replica discretises alike.
+    summed, count = cross_replica_sum(
+        (tf.reduce_sum(flat * weights), tf.reduce_sum(weights))
+    )
+    mean = summed / tf.maximum(count, 1.0)
     return tf.cast(flat > mean, "int32"), 2, valid
 
 
