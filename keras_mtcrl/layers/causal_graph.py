@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from keras_mtcrl.api_export import keras_mtcrl_export
@@ -53,7 +54,8 @@ class CausalGraph(keras.layers.Layer):
             `"hard_concrete"`.
         normalize_modules: bool. Scale each module of each sample to unit
             root-mean-square before gating. Defaults to `True`.
-        seed: int or None. Seed of the gate noise. Defaults to `None`.
+        seed: int or None. Seed of the gate noise (None: 0). Defaults to
+            `None`.
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -66,6 +68,7 @@ class CausalGraph(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+import tensorflow as tf
     >>> graph = CausalGraph(["a", "b"], num_modules=2,
     ...                     normalize_modules=False)
     >>> out = graph(np.ones((1, 4), "float32"))
@@ -104,7 +107,6 @@ class CausalGraph(keras.layers.Layer):
         self.gate = gate
         self.normalize_modules = bool(normalize_modules)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -122,6 +124,14 @@ class CausalGraph(keras.layers.Layer):
                 self.initial_logit * self.temperature
             ),
             dtype="float32",
+        )
+        self.noise_step = self.add_weight(
+            name="noise_step",
+            shape=(),
+            initializer="zeros",
+            dtype="int64",
+            trainable=False,
+            aggregation="only_first_replica",
         )
         self.built = True
 
@@ -149,11 +159,31 @@ class CausalGraph(keras.layers.Layer):
         return ops.sigmoid(self.log_alpha() - shift)
 
     def sample_gates(self, batch_size):
-        """Draws per-sample training gates `(batch, T, K)` (hard-concrete)."""
-        shape = (batch_size, len(self.task_names), self.num_modules)
-        noise = keras.random.uniform(
-            shape, _EPSILON, 1.0 - _EPSILON, seed=self.seed_generator
+        """Draws per-sample training gates `(batch, T, K)` (hard-concrete).
+
+        The noise is a stateless function of `(seed, training call, index of
+        the sample in the global batch)`: a resumed run, an XLA run and a
+        run split over `tf.distribute` replicas draw the same gates as one
+        uninterrupted run on one device. The call counter is a
+        non-trainable weight, so it is saved and restored with the model.
+        """
+        shape = (len(self.task_names), self.num_modules)
+        context = tf.distribute.get_replica_context()
+        replicas, replica = 1, 0
+        if context is not None:
+            replicas = context.num_replicas_in_sync
+            replica = context.replica_id_in_sync_group
+        step = tf.cast(self.noise_step, "int64")
+        seed = tf.stack([tf.constant(self.seed or 0, "int64"), step])
+        noise = tf.random.stateless_uniform(
+            (batch_size * replicas,) + shape,
+            seed=seed,
+            minval=_EPSILON,
+            maxval=1.0 - _EPSILON,
+            alg="philox",
         )
+        noise = noise[replica * batch_size:(replica + 1) * batch_size]
+        self.noise_step.assign_add(1)
         logistic = ops.log(noise) - ops.log(1.0 - noise)
         soft = ops.sigmoid((logistic + self.log_alpha()[None]) / _BETA)
         return ops.clip(soft * (_HIGH - _LOW) + _LOW, 0.0, 1.0)

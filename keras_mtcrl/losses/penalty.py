@@ -4,6 +4,7 @@ import collections
 
 import tensorflow as tf
 
+from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.losses.penalty_utils import check_non_negative
 
 #: What a penalty may read: the model, the forward pass (see
@@ -14,6 +15,7 @@ PenaltyContext = collections.namedtuple(
 )
 
 
+@keras_mtcrl_export
 class Penalty:
     """Base class of the terms `CausalMTLModel` adds to the task losses.
 

@@ -98,11 +98,12 @@ class BatchAudit:
             checked[task] = value
         return checked, bad_total
 
-    def environment(self, ids):
-        """Counts bad environment ids; returns them with those set to -1."""
+    def environment(self, ids, check_range=True):
+        """Counts bad environment ids; returns them with those set to -1
+        (ids `>= num_environments` only when `check_range`)."""
         negative = ids < 0
         bad = self._count(self.environment_key, "env_negative", negative)
-        if self.num_environments is not None:
+        if self.num_environments is not None and check_range:
             too_large = ids >= self.num_environments
             bad += self._count(self.environment_key, "env_range", too_large)
             ids = tf.where(too_large, tf.cast(-1, ids.dtype), ids)
@@ -178,8 +179,11 @@ class BatchAuditGuard(keras.callbacks.Callback):
             )
 
 
-def audit_batch(model, inputs, labels):
+def audit_batch(model, inputs, labels, training=True):
     """The step's checks of one batch; returns `(inputs, labels)`.
+
+    At evaluation (`training=False`) an environment id `>= N` is allowed:
+    a shifted split carries its own id, which counts in no environment.
 
     Raises a `ValueError` for what shapes and dtypes show (see the module
     docstring); counts bad values with the model's `BatchAudit` (made by
@@ -196,7 +200,9 @@ def audit_batch(model, inputs, labels):
     labels, _ = audit.labels(labels)
     key = model.environment_key
     if isinstance(inputs, dict) and key in inputs:
-        ids, _ = audit.environment(tf.convert_to_tensor(inputs[key]))
+        ids, _ = audit.environment(
+            tf.convert_to_tensor(inputs[key]), check_range=training
+        )
         inputs = {**inputs, key: ids}
     return inputs, labels
 

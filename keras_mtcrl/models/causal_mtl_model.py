@@ -160,7 +160,7 @@ class CausalMTLModel(MultiTaskModel):
         )
 
     def _num_environment_columns(self, num_tasks):
-        columns = num_tasks if num_tasks > 1 else 1
+        columns = 2 * (num_tasks - 1) if num_tasks > 1 else 1
         return columns + (self.num_environments or 0)
 
     def build(self, input_shape):
@@ -314,7 +314,8 @@ class CausalMTLModel(MultiTaskModel):
         membership = self.label_pairs.membership(
             labels, self.task_names[0], "balanced"
         )
-        return tf.stop_gradient(tf.reduce_prod(membership[:, 1:], axis=-1))
+        # Columns 1, 3, ...: the balanced weights against each other task.
+        return tf.stop_gradient(tf.reduce_prod(membership[:, 1::2], axis=-1))
 
     def can_derive_environments(self, labels):
         """Whether environments can be derived from these labels: two or

@@ -163,12 +163,14 @@ class LabelPairCounts(keras.layers.Layer):
             mode: str. `"balanced"` or `"agreement"`.
 
         Returns:
-            float32 `(batch, E)`, zero where the sample has no label for
-            `task` (or for the other task of that environment).
+            float32 `(batch, 2 * (T - 1))`: per other task, the observed and
+            the re-weighted (`"balanced"`) or agreeing and conflicting
+            (`"agreement"`) samples; zero where the sample lacks `task`'s
+            or that other task's label.
         """
         codes = self.codes(labels)
         own, valid = codes[task]
-        columns = [valid] if mode == "balanced" else []
+        columns = []
         for other in self.task_names:
             if other == task:
                 continue
@@ -184,7 +186,8 @@ class LabelPairCounts(keras.layers.Layer):
                 weight = tf.reduce_sum(
                     tf.matmul(own, ratio) * other_code, axis=-1
                 )
-                columns.append(both * weight)
+                # Both weightings of the samples that carry both labels.
+                columns.extend([both, both * weight])
             else:
                 over = tf.cast(joint > independent, "float32")
                 agree = tf.reduce_sum(tf.matmul(own, over) * other_code, -1)
@@ -192,8 +195,10 @@ class LabelPairCounts(keras.layers.Layer):
         return tf.stack(columns, axis=-1)
 
     def num_environments(self, mode):
-        others = len(self.task_names) - 1
-        return 1 + others if mode == "balanced" else 2 * others
+        """Columns of `membership` (`"balanced"` or `"agreement"`): two per
+        other task."""
+        del mode
+        return 2 * (len(self.task_names) - 1)
 
 
 def column_membership(environment, valid, num_environments):

@@ -448,10 +448,10 @@ class MultiTaskModel(keras.Model):
         }
 
     # ---- Steps --------------------------------------------------------
-    def _unpack(self, data):
+    def _unpack(self, data, training=True):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y = label_checks.labels_as_dict(y, self.task_names)
-        x, y = batch_audit.audit_batch(self, x, y)
+        x, y = batch_audit.audit_batch(self, x, y, training)
         return x, y, sample_weight
 
     def train_step(self, data):
@@ -475,7 +475,7 @@ class MultiTaskModel(keras.Model):
         return self._update_metrics(logged, forward, y)
 
     def test_step(self, data):
-        x, y, sample_weight = self._unpack(data)
+        x, y, sample_weight = self._unpack(data, training=False)
         _, logged, forward = self.compute_objective(
             x, y, sample_weight, training=False
         )

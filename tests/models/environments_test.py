@@ -28,7 +28,7 @@ class LabelPairCountsTest(TestCase):
         membership = pairs.membership({"a": A, "b": B}, "a", "balanced")
         # P(a)P(b) = 0.25 per cell; P(a, b) = 0.4 agreeing, 0.1 conflicting.
         expected = np.where(A == B, 0.25 / 0.4, 0.25 / 0.1)
-        self.assertAllClose(membership[:, 0], np.ones(10))
+        self.assertAllClose(membership[:, 0], np.ones(10))  # observed
         self.assertAllClose(membership[:, 1], expected)
         # Under these weights the labels are independent: 2 x 2.5 = 4 x .625.
         self.assertAllClose(
@@ -50,6 +50,10 @@ class LabelPairCountsTest(TestCase):
         a[0] = np.nan
         membership = pairs.membership({"a": a, "b": B}, "a", "balanced")
         self.assertAllClose(membership[0], [0.0, 0.0])
+        b = B.copy()
+        b[1] = np.nan  # the other task's hole empties both columns too
+        membership = pairs.membership({"a": A, "b": b}, "a", "balanced")
+        self.assertAllClose(membership[1], [0.0, 0.0])
         # A missing label is not counted either.
         pairs.update({"a": a, "b": B})
         self.assertAllClose(pairs.counts[("a", "b")], [[7, 2], [2, 8]])

@@ -21,13 +21,17 @@ from keras_mtcrl.testing import TestCase
 
 
 def derived_env_model(method):
-    """MT-CRL without an environment column: environments from labels."""
-    return CausalMTLModel(
+    """MT-CRL without an environment column: environments from labels,
+    whose label counts are filled from `labelled_batch` (as training
+    would)."""
+    model = CausalMTLModel(
         encoder=ExpertEncoder(num_modules=2, module_units=3),
         heads={"a": TaskHead("binary"), "b": TaskHead("multiclass", 3)},
         invariance=InvariancePenalty(method, weight=1.0, min_env_samples=1),
         input_shape=(None, 4),
     )
+    model.label_pairs.update(labelled_batch()[1])
+    return model
 
 
 def labelled_batch(n=16, seed=0):
