@@ -129,7 +129,9 @@ import tensorflow as tf
             name="noise_step",
             shape=(),
             initializer="zeros",
-            dtype="int64",
+            # float32 (exact to 2**24 calls): every weight stays a float,
+            # as finiteness checks and optimizers expect.
+            dtype="float32",
             trainable=False,
             aggregation="only_first_replica",
         )

@@ -166,8 +166,10 @@ class InvariancePenalty(Penalty):
                 values = tf.cast(losses, "float32")[:, None]
             else:
                 values = model.module_signal(forward, task)
+            # The loss scale over the samples the environments cover.
+            covered = tf.cast(tf.reduce_max(membership, axis=-1) > 0, "float32")
             loss_sum, count = cross_replica_sum(
-                (tf.reduce_sum(losses), tf.reduce_sum(valid))
+                (tf.reduce_sum(losses * covered), tf.reduce_sum(covered))
             )
             scale = loss_sum / tf.maximum(count, 1.0)
             total += self.statistic(membership, values) / tf.square(

@@ -106,7 +106,7 @@ class LabelPairCounts(keras.layers.Layer):
     def build(self, input_shape=None):
         for first, second in itertools.combinations(self.task_names, 2):
             shape = (self.radix(first), self.radix(second))
-            self.counts[(first, second)] = self.add_weight(
+            self.counts[_pair_key(first, second)] = self.add_weight(
                 name=f"counts_{first}_{second}",
                 shape=shape,
                 initializer="zeros",
@@ -138,18 +138,19 @@ class LabelPairCounts(keras.layers.Layer):
         """Adds one training batch (all replicas) to the counts."""
         codes = self.codes(labels)
         updates = []
-        for (first, second), variable in self.counts.items():
+        for first, second in itertools.combinations(self.task_names, 2):
+            variable = self.counts[_pair_key(first, second)]
             batch = tf.matmul(codes[first][0], codes[second][0], True)
             updates.append(variable.assign_add(cross_replica_sum(batch)))
         return updates
 
     def joint(self, task, other):
         """Smoothed `P(y_task, y_other)`, float32 `(C_task, C_other)`."""
-        if (task, other) in self.counts:
-            counts = tf.convert_to_tensor(self.counts[(task, other)])
+        if _pair_key(task, other) in self.counts:
+            counts = tf.convert_to_tensor(self.counts[_pair_key(task, other)])
         else:
             counts = tf.transpose(
-                tf.convert_to_tensor(self.counts[(other, task)])
+                tf.convert_to_tensor(self.counts[_pair_key(other, task)])
             )
         counts = counts + self.smoothing
         return counts / tf.reduce_sum(counts)
@@ -199,6 +200,11 @@ class LabelPairCounts(keras.layers.Layer):
         other task."""
         del mode
         return 2 * (len(self.task_names) - 1)
+
+
+def _pair_key(first, second):
+    """String key of a task pair (checkpoints need string dict keys)."""
+    return f"{first}|{second}"
 
 
 def column_membership(environment, valid, num_environments):

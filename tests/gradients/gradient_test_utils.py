@@ -51,7 +51,8 @@ def make_model(num_tasks=2, causal=False, **kwargs):
             disentanglement=DisentanglementPenalty(weight=1.0),
             sparsity=SparsityPenalty(weight=1.0),
             invariance=InvariancePenalty(
-                "grad_var", weight=2.0, num_environments=2, min_env_samples=1
+                "grad_var", weight=2.0, warmup_steps=0, ramp_steps=0,
+                num_environments=2, min_env_samples=1,
             ),
             input_shape=shape,
             **kwargs,

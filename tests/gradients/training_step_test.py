@@ -68,14 +68,20 @@ class TrainingStepTest(TestCase):
         )
 
     def test_mtcrl_with_mgda_under_xla_matches_graph_mode(self):
+        # Sigmoid gates: XLA's stateless random numbers need not equal the
+        # graph kernel's, so the hard-concrete draw is not compared here.
         model = make_model(
-            3, causal=True, gradient_method=MGDA(tolerance=1e-12)
+            3, causal=True, gradient_method=MGDA(tolerance=1e-12),
+            gate="sigmoid",
         )
         initial = model.get_weights()
         logs, after = fit(model, initial)
         self.assertGreater(max_change(after, initial), 1e-4)
         xla_logs, xla_after = fit(
-            make_model(3, causal=True, gradient_method=MGDA(tolerance=1e-12)),
+            make_model(
+                3, causal=True, gradient_method=MGDA(tolerance=1e-12),
+                gate="sigmoid",
+            ),
             initial,
             jit_compile=True,
         )

@@ -24,7 +24,7 @@ def counted(smoothing=0.0):
 class LabelPairCountsTest(TestCase):
     def test_counts_and_balanced_weights_by_hand(self):
         pairs = counted()
-        self.assertAllClose(pairs.counts[("a", "b")], [[4, 1], [1, 4]])
+        self.assertAllClose(pairs.counts["a|b"], [[4, 1], [1, 4]])
         membership = pairs.membership({"a": A, "b": B}, "a", "balanced")
         # P(a)P(b) = 0.25 per cell; P(a, b) = 0.4 agreeing, 0.1 conflicting.
         expected = np.where(A == B, 0.25 / 0.4, 0.25 / 0.1)
@@ -56,7 +56,7 @@ class LabelPairCountsTest(TestCase):
         self.assertAllClose(membership[1], [0.0, 0.0])
         # A missing label is not counted either.
         pairs.update({"a": a, "b": B})
-        self.assertAllClose(pairs.counts[("a", "b")], [[7, 2], [2, 8]])
+        self.assertAllClose(pairs.counts["a|b"], [[7, 2], [2, 8]])
 
     def test_multiclass_pairs_and_reversed_order(self):
         pairs = LabelPairCounts(

@@ -33,8 +33,8 @@ class NaNHead(TaskHead):
 class NaNInvariance(InvariancePenalty):
     """An invariance penalty that returns NaN (a broken penalty)."""
 
-    def __call__(self, *args):
-        return super().__call__(*args) * np.float32("nan")
+    def compute(self, context):
+        return super().compute(context) * np.float32("nan")
 
 
 def make_model(heads=None, **kwargs):
@@ -215,8 +215,10 @@ class PenaltyStabilityTest(TestCase, parameterized.TestCase):
         model = make_model(
             disentanglement=DisentanglementPenalty(disentanglement, 1.0),
             sparsity=SparsityPenalty(1.0),
+            # The supplied column only: with one sample, one environment.
             invariance=InvariancePenalty(
-                method, 10.0, num_environments=2, min_env_samples=1
+                method, 10.0, num_environments=2, min_env_samples=1,
+                environments="column",
             ),
         )
         # Adam: bounded steps. Plain SGD with a large IRMv1 weight on an
