@@ -68,7 +68,6 @@ class CausalGraph(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-import tensorflow as tf
     >>> graph = CausalGraph(["a", "b"], num_modules=2,
     ...                     normalize_modules=False)
     >>> out = graph(np.ones((1, 4), "float32"))
