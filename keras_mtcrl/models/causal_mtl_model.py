@@ -148,7 +148,7 @@ class CausalMTLModel(MultiTaskModel):
         ):
             self.label_pairs = LabelPairCounts(heads, name="label_pairs")
         self.worst_env_tracker = WorstEnvironmentLoss(
-            len(heads), self._num_environment_columns(len(heads))
+            len(heads), self._num_selection_columns()
         )
         super().__init__(
             encoder=encoder,
@@ -159,9 +159,13 @@ class CausalMTLModel(MultiTaskModel):
             **kwargs,
         )
 
-    def _num_environment_columns(self, num_tasks):
-        columns = 2 * (num_tasks - 1) if num_tasks > 1 else 1
-        return columns + (self.num_environments or 0)
+    def _num_selection_columns(self):
+        """Most columns `selection_membership` can return."""
+        if self.label_pairs is not None:
+            derived = self.label_pairs.num_environments("balanced")
+        else:
+            derived = 1
+        return derived + (self.num_environments or 0)
 
     def build(self, input_shape):
         if self.label_pairs is not None and not self.label_pairs.built:
@@ -226,9 +230,26 @@ class CausalMTLModel(MultiTaskModel):
                     for t in self.task_names
                 ]
             )
+            # Under float16 the per-sample gradients would underflow:
+            # take them of the loss-scaled target (the optimizer's dynamic
+            # scale; 1 without mixed precision) and unscale in float32. An
+            # overflow makes the step's loss non-finite, and the loss-scale
+            # optimizer then skips the step and lowers its scale.
+            scale = self._probe_loss_scale()
+            target = target * scale
         grads = probe.gradient(target, watched)
+        grads = [tf.cast(g, "float32") / scale for g in grads]
         outputs["routed_grads"] = dict(zip(self.task_names, grads))
         return outputs
+
+    def _probe_loss_scale(self):
+        """The optimizer's loss scale (float32 scalar), 1 when the routed
+        modules are not float16."""
+        if self.optimizer is None or self.compute_dtype != "float16":
+            return tf.constant(1.0)
+        return tf.stop_gradient(
+            tf.cast(self.optimizer.scale_loss(tf.constant(1.0)), "float32")
+        )
 
     def module_signal(self, forward, task):
         """Per-sample `<dL_t/du_tk, u_tk>` for each module `k`: `(batch, K)`.

@@ -26,18 +26,22 @@ import tensorflow as tf
 from keras_mtcrl.losses.replica_stats import cross_replica_sum
 
 
-def label_code(labels, kind, units, task):
+def label_code(labels, kind, units, task, threshold=None):
     """Discretises one task's labels into `(code, radix, valid)`.
 
     Multi-class labels are their class id, binary labels 0/1, multi-label
     targets their first positive label (argmax), regression targets
-    whether they exceed the mean of the global batch's valid targets.
+    whether they exceed `threshold` (by default the mean of the global
+    batch's valid targets). Missing labels (NaN, negative integers) are
+    invalid.
 
     Args:
         labels: tensor `(batch,)` or `(batch, units)`.
         kind: str. The task's kind.
         units: int. The task's number of outputs.
         task: str. Task name, for error messages.
+        threshold: float or None. Fixed cut of regression targets; None
+            uses the global batch mean. Defaults to `None`.
 
     Returns:
         int32 code `(batch,)`, the int number of codes, bool valid `(batch,)`.
@@ -45,9 +49,9 @@ def label_code(labels, kind, units, task):
     labels = tf.convert_to_tensor(labels)
     if labels.shape.rank is not None and labels.shape.rank > 2:
         raise ValueError(
-            f"Cannot derive environments from task '{task}': its labels are "
-            f"dense (shape {labels.shape}). Supply an environment column "
-            "with the data instead."
+            f"Cannot derive label codes{f' of task {task!r}' if task else ''}"
+            f": the labels are dense (shape {labels.shape}). Supply an "
+            "environment column with the data instead."
         )
     if labels.dtype.is_floating:
         valid = tf.math.is_finite(labels)
@@ -68,6 +72,8 @@ def label_code(labels, kind, units, task):
     flat = tf.cast(tf.reshape(safe, (tf.shape(safe)[0], -1))[:, 0], "float32")
     if kind == "binary":
         return tf.cast(flat > 0.5, "int32"), 2, valid
+    if threshold is not None:
+        return tf.cast(flat > threshold, "int32"), 2, valid
     weights = tf.cast(valid, "float32")
     # The global batch's mean (summed over replicas), so that every
     # replica discretises alike.
@@ -125,13 +131,23 @@ class LabelPairCounts(keras.layers.Layer):
         return units if kind in ("multiclass", "multilabel") else 2
 
     def codes(self, labels):
-        """Task -> `(one-hot code (batch, C) float32, valid float32)`."""
+        """Task -> `(one-hot code (batch, C) float32, valid float32)`.
+
+        Computed once per labels dict: the update and every task's
+        membership in one step share the codes (and, for regression, the
+        one cross-replica mean).
+        """
+        cached = getattr(self, "_codes_cache", None)
+        if cached is not None and cached[0] is labels:
+            return cached[1]
         out = {}
         for task in self.task_names:
             kind, units = self.kinds[task]
             code, radix, valid = label_code(labels[task], kind, units, task)
             valid = tf.cast(valid, "float32")
             out[task] = (tf.one_hot(code, radix) * valid[:, None], valid)
+        # Holding `labels` keeps its id from being reused while cached.
+        self.__dict__["_codes_cache"] = (labels, out)
         return out
 
     def update(self, labels):

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
+from keras_mtcrl.models.environments import label_code
 
 GROUPINGS = ("labels", "environment")
 CLASSIFICATION_KINDS = ("binary", "multiclass")
@@ -70,30 +71,10 @@ def label_codes(labels, kind, units, threshold=0.0):
     >>> codes.numpy().tolist(), valid.numpy().tolist()
     ([0, 1, 0], [True, True, False])
     """
-    labels = tf.convert_to_tensor(labels)
-    if labels.shape.rank is not None and labels.shape.rank > 2:
-        raise ValueError(
-            f"Cannot group samples by dense labels (shape {labels.shape}); "
-            "supply an environment column and `grouping='environment'`."
-        )
-    if labels.shape.rank == 1 or kind == "multilabel":
-        flat = labels
-    else:
-        flat = labels[:, 0]
-    if flat.dtype.is_floating:
-        valid = tf.math.is_finite(flat)
-    else:
-        valid = flat >= 0
-    if kind == "multilabel":
-        valid = tf.reduce_all(valid, axis=-1)
-        safe = tf.where(valid[:, None], flat, tf.zeros_like(flat))
-        return tf.argmax(safe, axis=-1, output_type="int32"), valid
-    safe = tf.where(valid, flat, tf.zeros_like(flat))
-    if kind == "multiclass":
-        codes = tf.cast(safe, "int32")
-        return codes, valid & (codes < units)
-    cut = 0.5 if kind == "binary" else threshold
-    return tf.cast(tf.cast(safe, "float32") > cut, "int32"), valid
+    code, _, valid = label_code(
+        labels, kind, units, task="", threshold=float(threshold)
+    )
+    return code, valid
 
 
 def collect_labels(dataset, task_names, environment_key=None):
