@@ -4,7 +4,7 @@ import importlib
 
 _RECIPES = {}
 # Modules that register the built-in recipes when first imported.
-_BUILTIN_MODULES = ("recipes",)
+_BUILTIN_MODULES = ("keras_mtcrl.recipes",)
 
 
 def register_recipe(recipe):

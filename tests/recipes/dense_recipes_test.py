@@ -18,7 +18,7 @@ from keras_mtcrl.testing import TestCase
 from keras_mtcrl.testing import dense_fixtures
 from keras_mtcrl.training import get_recipe
 from keras_mtcrl.training.model_factory import build_model
-from recipes import dense
+from keras_mtcrl.recipes import dense
 
 TINY_MODEL = {
     "backbone": "resnet",
