@@ -29,6 +29,9 @@ setup(
     packages=[
         *find_packages(include=["keras_mtcrl", "keras_mtcrl.*"]),
         "keras_mtcrl.recipes",
+        # The `keras-mtcrl` launcher: answers --help, --version and list
+        # without importing TensorFlow (keras_mtcrl/__init__.py imports it).
+        "keras_mtcrl_cli",
         # A data folder, not a Python package: listed so that setuptools
         # ships its files (package_data) without a warning.
         "keras_mtcrl.datasets.data",
@@ -69,7 +72,7 @@ setup(
         ],
     },
     entry_points={
-        "console_scripts": ["keras-mtcrl=keras_mtcrl.cli:main"],
+        "console_scripts": ["keras-mtcrl=keras_mtcrl_cli:main"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -1,21 +1,24 @@
 """The `keras-mtcrl` command line: train, tune, diagnose and list recipes.
 
+The `keras-mtcrl` executable starts in `keras_mtcrl_cli`, which answers
+`--help`, `--version` and `list` without TensorFlow and hands every other
+command to `main` here.
+
 Every flag of `train` maps one-to-one onto a `RecipeConfig` field (shown by
 `keras-mtcrl train --help`), plus the run-level flags `--strategy`,
 `--logdir`, `--seeds` and `--data-dir`; `--data-arg KEY=VALUE` and
 `--model-arg KEY=VALUE` set single entries of `data_args` and `model_args`.
+A recipe is a registered name or a recipe file (`path/to/my_recipe.py`,
+or `path/to/recipes.py:name` when the file registers several).
 """
 
 import argparse
 import ast
 import dataclasses
-import os
 import sys
 
-# Keep TensorFlow's C++ start-up chatter out of the console.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from keras_mtcrl.training.recipe_config import RecipeConfig  # noqa: E402
+from keras_mtcrl.training.recipe_config import RecipeConfig
+from keras_mtcrl_cli.parser import build_top_parser
 
 _SKIPPED_FIELDS = (
     "name",
@@ -81,16 +84,17 @@ def _data_arg(text):
     return key, value
 
 
+_RECIPE_HELP = (
+    "recipe name (see `keras-mtcrl list`) or recipe file "
+    "(path/to/my_recipe.py, or path/to/recipes.py:name)"
+)
+
+
 def build_parser():
     """Returns the `argparse` parser of the `keras-mtcrl` command."""
-    parser = argparse.ArgumentParser(
-        prog="keras-mtcrl",
-        description="Multi-Task Causal Representation Learning recipes.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list the registered recipes")
-    train = commands.add_parser("train", help="train a recipe")
-    train.add_argument("recipe", help="recipe name (see `keras-mtcrl list`)")
+    parser, commands = build_top_parser()
+    train = commands["train"]
+    train.add_argument("recipe", help=_RECIPE_HELP)
     train.add_argument(
         "--strategy", default="auto",
         choices=("auto", "one", "mirrored", "multiworker", "tpu"),
@@ -110,14 +114,15 @@ def build_parser():
                        help="override one model option of the recipe "
                        "(e.g. backbone=segnet)")
     train.add_argument("--quiet", action="store_true",
-                       help="no progress bars")
+                       help="no per-epoch output (the `== recipe | seed | "
+                       "architecture` headers and the summary still print)")
     train.add_argument("--overwrite", action="store_true",
                        help="retrain architectures whose saved results or "
                        "backups were made under another config (deletes "
                        "them)")
     _add_config_flags(train)
-    tune = commands.add_parser("tune", help="search a recipe's hyperparameters")
-    tune.add_argument("recipe", help="recipe name (see `keras-mtcrl list`)")
+    tune = commands["tune"]
+    tune.add_argument("recipe", help=_RECIPE_HELP)
     tune.add_argument("--tuner", default="random",
                       choices=("random", "bayesian", "hyperband"))
     tune.add_argument("--max-trials", type=int, default=5)
@@ -128,10 +133,8 @@ def build_parser():
     tune.add_argument("--data-arg", action="append", default=[],
                       type=_data_arg, metavar="KEY=VALUE")
     tune.add_argument("--epochs", type=int, default=None)
-    diagnose = commands.add_parser(
-        "diagnose", help="label dependence between tasks (shortcut check)"
-    )
-    diagnose.add_argument("recipe", help="recipe name")
+    diagnose = commands["diagnose"]
+    diagnose.add_argument("recipe", help=_RECIPE_HELP)
     diagnose.add_argument("--split", default="train")
     diagnose.add_argument("--threshold", type=float, default=0.05,
                           help="excess NMI over chance that flags a pair")
@@ -156,15 +159,20 @@ def main(argv=None):
     from keras_mtcrl.training import Trainer
     from keras_mtcrl.training import get_recipe
     from keras_mtcrl.training import list_recipes
+    from keras_mtcrl.training.recipe_files import resolve_recipe
+    from keras_mtcrl_cli.catalog import format_listing
 
     if args.command == "list":
-        for name in list_recipes():
-            print(f"{name:24s} {get_recipe(name).config.description}")
+        print(format_listing({
+            name: get_recipe(name).config.description
+            for name in list_recipes()
+        }))
         return 0
     try:
-        recipe = get_recipe(args.recipe)
-    except KeyError as error:
-        print(f"keras-mtcrl: {error.args[0]}", file=sys.stderr)
+        recipe = resolve_recipe(args.recipe)
+    except (KeyError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else error
+        print(f"keras-mtcrl: {message}", file=sys.stderr)
         return 2
     if args.command == "tune":
         return _tune(recipe, args)
@@ -184,7 +192,8 @@ def main(argv=None):
         recipe,
         logdir=args.logdir,
         strategy=args.strategy,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else "auto",
+        headers=True,
         overwrite=args.overwrite,
     )
     try:

@@ -10,6 +10,8 @@ from keras_mtcrl.callbacks.divergence_guard import DivergenceGuard
 from keras_mtcrl.training import results as results_io
 from keras_mtcrl.training.callbacks_factory import run_callbacks
 from keras_mtcrl.training.callbacks_factory import write_hparams
+from keras_mtcrl.training.console import resolve_verbose
+from keras_mtcrl.training.console import run_header
 from keras_mtcrl.training.epoch_shuffle import EpochShuffle
 from keras_mtcrl.training.logdir_lock import LogdirLock
 from keras_mtcrl.training.model_factory import build_model
@@ -48,9 +50,15 @@ class Trainer:
         logdir: str. Output folder. Defaults to `runs/<recipe name>`.
         strategy: str or `tf.distribute.Strategy`. See
             `keras_mtcrl.training.make_strategy`. Defaults to `"auto"`.
-        verbose: int. Keras progress output (0 none, 1 bar, 2 line per
-            epoch). Defaults to `1`. `Trainer.describe(summary)` renders the
-            summary that `run` returns (the CLI prints it).
+        verbose: int or `"auto"`. Keras progress output (0 none, 1 bar, 2
+            one line per epoch); `"auto"` is 1 when stdout is a terminal
+            and 2 otherwise (a log file gets no progress-bar control
+            characters). Defaults to `1`. `Trainer.describe(summary)`
+            renders the summary that `run` returns (the CLI prints it).
+        headers: bool or None. Print a `== recipe | seed | architecture`
+            line before each model is trained (naming the task of a
+            `single_task` model). None: when `verbose` is not 0. Defaults
+            to None.
         callbacks: sequence of `keras.callbacks.Callback`, added to every
             `fit` after the trainer's own. Defaults to `()`.
         overwrite: bool. Delete an architecture's files made under another
@@ -76,6 +84,7 @@ class Trainer:
         verbose=1,
         callbacks=(),
         overwrite=False,
+        headers=None,
     ):
         self.recipe = recipe
         self.overwrite = bool(overwrite)
@@ -91,7 +100,8 @@ class Trainer:
                 "(keras-team/keras#20329), so the trainer cannot use it; "
                 "see docs/reliability.md for the tested alternative."
             )
-        self.verbose = verbose
+        self.verbose = resolve_verbose(verbose)
+        self.headers = bool(self.verbose) if headers is None else headers
 
     # ---- One model ----------------------------------------------------
     def _fit(self, data, config, architecture, tasks, run_dir, fingerprint):
@@ -148,8 +158,6 @@ class Trainer:
         saved = prepare_run_dir(run_dir, fingerprint, self.overwrite)
         if saved is not None:
             return saved
-        if self.verbose:
-            print(f"== {config.name} | seed {config.seed} | {architecture}")
         result = {"scores": {}, "fingerprint": fingerprint}
         groups = (
             [(t,) for t in data.task_names]
@@ -157,6 +165,8 @@ class Trainer:
             else [data.task_names]
         )
         for tasks in groups:
+            if self.headers:
+                print(run_header(config, architecture, tasks, groups))
             group_dir = run_dir if len(groups) == 1 else os.path.join(
                 run_dir, tasks[0]
             )
