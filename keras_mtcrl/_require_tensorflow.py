@@ -1,10 +1,8 @@
 """A clear error when TensorFlow is missing: it comes from an extra.
 
-Importing this module runs the check (`keras_mtcrl/__init__.py` imports
-it first).
+Importing this module runs the check (`keras_mtcrl/__init__.py` imports it
+first, before anything that imports keras).
 """
-
-import importlib.util
 
 MISSING_TENSORFLOW = (
     "keras_mtcrl needs TensorFlow, which is installed by an extra so that "
@@ -15,16 +13,20 @@ MISSING_TENSORFLOW = (
 
 
 def require_tensorflow():
-    """Raises `ImportError(name="tensorflow")` if TensorFlow is missing.
-
-    Looks TensorFlow up without importing it.
+    """Imports TensorFlow, or raises an error that names the extras.
 
     Raises:
-        ImportError: TensorFlow is not installed; the message names the
-            `keras-mtcrl[cpu]` and `keras-mtcrl[gpu]` extras.
+        ImportError: TensorFlow is not installed; `name` is
+            `"tensorflow"` and the message names the `keras-mtcrl[cpu]`
+            and `keras-mtcrl[gpu]` extras. Other import failures of an
+            installed TensorFlow propagate unchanged.
     """
-    if importlib.util.find_spec("tensorflow") is None:
-        raise ImportError(MISSING_TENSORFLOW, name="tensorflow")
+    try:
+        import tensorflow  # noqa: F401
+    except ModuleNotFoundError as error:
+        if error.name != "tensorflow":
+            raise
+        raise ImportError(MISSING_TENSORFLOW, name="tensorflow") from error
 
 
 require_tensorflow()
