@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import os
+import pathlib
 import textwrap
 import unittest.mock
 from importlib import metadata
@@ -15,6 +16,13 @@ from keras_mtcrl.training import get_recipe
 from keras_mtcrl.training import recipe_files
 from keras_mtcrl.training import registry
 
+# The recipe file of docs/recipes/index.md.
+EXAMPLE = (
+    pathlib.Path(__file__).resolve().parents[2]
+    / "docs"
+    / "examples"
+    / "my_recipe.py"
+)
 # A user's recipe: the synthetic one, renamed and made tiny.
 _TINY = """
 from keras_mtcrl.training import get_recipe, register_recipe
@@ -44,20 +52,31 @@ def _clean_registry():
         yield
 
 
-def test_train_a_recipe_file(tmp_path):
-    path = _write(tmp_path, "my_recipe.py", "my_tiny")
+def test_train_the_documented_recipe_file(tmp_path):
     logdir = str(tmp_path / "run")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = cli.main(
-            ["train", path, "--logdir", logdir, "--strategy", "one", "--quiet"]
+            ["train", str(EXAMPLE), "--logdir", logdir, "--strategy", "one",
+             "--epochs", "1", "--architectures", "mtcrl", "--quiet",
+             "--data-arg", "num_train=200", "--data-arg", "num_eval=100"]
         )
     assert code == 0
     with open(os.path.join(logdir, "results.json")) as handle:
         saved = json.load(handle)
-    assert saved["config"]["name"] == "my_tiny"
+    assert saved["config"]["name"] == "weak_shortcut"
+    assert saved["config"]["num_modules"] == 6
     assert saved["config"]["epochs"] == 1
-    assert "== my_tiny | seed 0 | mtcrl" in out.getvalue()
+    # --quiet drops the per-epoch lines, not the run headers.
+    assert "== weak_shortcut | seed 0 | mtcrl" in out.getvalue()
+    assert "loss:" not in out.getvalue()
+
+
+def test_a_file_with_one_recipe_gives_it(tmp_path):
+    path = _write(tmp_path, "my_recipe.py", "my_tiny")
+    recipe = recipe_files.resolve_recipe(path)
+    assert recipe.config.name == "my_tiny"
+    assert recipe.config.epochs == 1
 
 
 def test_a_file_with_several_recipes_needs_a_name(tmp_path):
