@@ -42,8 +42,8 @@ setup(
         "keras>=3.10",
         "numpy>=1.26",
         "tensorboard>=2.18",
-        # The `bayesian` extra brings scipy (`keras-mtcrl tune --tuner
-        # bayesian`).
+        # `keras-mtcrl tune --tuner bayesian` needs the `bayesian` extra
+        # (scikit-learn and scipy).
         "keras-tuner[bayesian]>=1.4.7",
         "tensorflow-datasets>=4.9",
         # tensorflow-datasets 4.9.10 imports it without declaring it.
