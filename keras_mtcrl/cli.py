@@ -279,7 +279,8 @@ def _tune(recipe, args):
         f"{best['selection_split']}): {objective}={best[objective]:.4f}"
     )
     for name, value in sorted(best["hyperparameters"].items()):
-        print(f"  {name} = {value}")
+        if not name.startswith("tuner/"):  # Hyperband's bookkeeping.
+            print(f"  {name} = {value}")
     best_json = os.path.join(logdir, "best.json")
     print(f"Best hyperparameters and config: {best_json}")
     print(f"Best model: {os.path.join(logdir, 'best.keras')}")

@@ -13,12 +13,6 @@ import sys
 from keras_mtcrl.training import registry
 
 
-def is_recipe_file(spec):
-    """Whether `spec` names a recipe file (`*.py`, optionally `:name`)."""
-    path, _ = split_recipe_spec(spec)
-    return path is not None
-
-
 def split_recipe_spec(spec):
     """Splits `"path/x.py"` or `"path/x.py:name"` into `(path, name)`.
 
