@@ -59,9 +59,9 @@ def _load_builtins():
     global _loaded
     if _loaded:
         return
-    _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+    _loaded = True  # Before the plug-ins: one may call `get_recipe`.
     for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         _load_plugin(point)
 
