@@ -13,6 +13,7 @@ from keras_mtcrl.training.callbacks_factory import write_hparams
 from keras_mtcrl.training.console import resolve_verbose
 from keras_mtcrl.training.console import run_header
 from keras_mtcrl.training.epoch_shuffle import EpochShuffle
+from keras_mtcrl.training.evaluation_logs import write_evaluation
 from keras_mtcrl.training.logdir_lock import LogdirLock
 from keras_mtcrl.training.model_factory import build_model
 from keras_mtcrl.training.model_factory import compile_options
@@ -125,7 +126,7 @@ class Trainer:
         callbacks = run_callbacks(
             run_dir, config, architecture == "mtcrl", shuffle, fingerprint
         )
-        model.fit(
+        history = model.fit(
             train,
             validation_data=validation,
             epochs=config.epochs,
@@ -135,7 +136,10 @@ class Trainer:
         )
         model.save(os.path.join(run_dir, "final.keras"))
         guards = [c for c in callbacks if isinstance(c, DivergenceGuard)]
-        return model, (guards[0].diverged if guards else None)
+        # The last epoch trained (fewer with early stopping); the last of
+        # the config when a resumed run had none left.
+        last_epoch = history.epoch[-1] if history.epoch else config.epochs - 1
+        return model, (guards[0].diverged if guards else None), last_epoch
 
     def _evaluate(self, model, data, config, tasks):
         scores = {}
@@ -170,7 +174,7 @@ class Trainer:
             group_dir = run_dir if len(groups) == 1 else os.path.join(
                 run_dir, tasks[0]
             )
-            model, diverged = self._fit(
+            model, diverged, last_epoch = self._fit(
                 data, config, architecture, tasks, group_dir, fingerprint
             )
             if diverged is not None:
@@ -185,9 +189,11 @@ class Trainer:
                 model = prediction_model(
                     self.recipe, data, architecture, model, tasks
                 )
-            for split, metrics in self._evaluate(
-                model, data, config, tasks
-            ).items():
+            scores = self._evaluate(model, data, config, tasks)
+            write_evaluation(
+                os.path.join(group_dir, "tensorboard"), scores, last_epoch
+            )
+            for split, metrics in scores.items():
                 result["scores"].setdefault(split, {}).update(metrics)
             if architecture == "mtcrl":
                 result["graph"] = model.causal_graph().tolist()
