@@ -1,5 +1,6 @@
 """Runs a keras-tuner search over a recipe and saves what it found."""
 
+import contextlib
 import os
 import warnings
 
@@ -118,5 +119,11 @@ def tune_recipe(
         # built yet; Keras warns that it skips the optimizer's variables.
         warnings.filterwarnings("ignore", "Skipping variable loading")
         best_model = search.get_best_models(1)[0]
+    # Build the optimizer's slots so the file holds as many optimizer
+    # variables as a loaded model makes: `load_model` then restores them
+    # without "Skipping variable loading for optimizer".
+    scope = strategy.scope() if strategy else contextlib.nullcontext()
+    with scope:
+        best_model.optimizer.build(best_model.trainable_variables)
     best_model.save(os.path.join(logdir, "best.keras"))
     return best
