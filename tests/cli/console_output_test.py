@@ -20,6 +20,11 @@ def test_piped_training_log_is_clean_and_names_tasks(tmp_path):
          "--data-arg", "num_train=200", "--data-arg", "num_eval=100"],
         cwd=tmp_path,
     )
+    stale = "No module named 'keras_mtcrl.recipes'" in done.stderr
+    assert not stale, (
+        "The installed keras_mtcrl predates keras_mtcrl.recipes: run "
+        "`pip install -e .` again (setup.py maps recipes/ to it)."
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stdout
     assert "\r" not in log and "\x08" not in log
