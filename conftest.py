@@ -2,10 +2,16 @@
 
 Two logical CPU devices are made before TensorFlow starts, so the
 `tf.distribute.MirroredStrategy` tests can run on any machine. Tests marked
-`slow` run only with `--run-slow`.
+`slow` run only with `--run-slow`. When the tests run from a source
+checkout, `keras_mtcrl.recipes` is this checkout's `recipes/` folder (as
+setup.py installs it), whatever an editable install elsewhere maps it to.
 """
 
+import importlib.abc
+import importlib.util
 import os
+import pathlib
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -17,6 +23,32 @@ tf.config.set_logical_device_configuration(
     _cpus[0],
     [tf.config.LogicalDeviceConfiguration()] * 2,
 )
+
+
+ROOT = pathlib.Path(__file__).resolve().parent
+
+
+class _SourceRecipes(importlib.abc.MetaPathFinder):
+    """Finds `keras_mtcrl.recipes` in this checkout's `recipes/` folder."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras_mtcrl.recipes":
+            return None
+        folder = ROOT / "recipes"
+        return importlib.util.spec_from_file_location(
+            fullname,
+            folder / "__init__.py",
+            submodule_search_locations=[str(folder)],
+        )
+
+
+def _testing_this_checkout():
+    spec = importlib.util.find_spec("keras_mtcrl")
+    return spec is not None and pathlib.Path(spec.origin).is_relative_to(ROOT)
+
+
+if _testing_this_checkout():
+    sys.meta_path.insert(0, _SourceRecipes())
 
 
 def pytest_addoption(parser):

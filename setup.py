@@ -23,14 +23,28 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["keras_mtcrl*", "recipes*"]),
-    package_data={"keras_mtcrl.datasets": ["data/*"]},
-    include_package_data=True,
+    # The repository's `recipes/` folder installs as `keras_mtcrl.recipes`:
+    # a top-level `recipes` package would be shadowed by any `recipes/`
+    # folder in the user's working directory.
+    packages=[
+        *find_packages(include=["keras_mtcrl", "keras_mtcrl.*"]),
+        "keras_mtcrl.recipes",
+        # The `keras-mtcrl` launcher: answers --help, --version and list
+        # without importing TensorFlow (keras_mtcrl/__init__.py imports it).
+        "keras_mtcrl_cli",
+        # A data folder, not a Python package: listed so that setuptools
+        # ships its files (package_data) without a warning.
+        "keras_mtcrl.datasets.data",
+    ],
+    package_dir={"keras_mtcrl.recipes": "recipes"},
+    package_data={"keras_mtcrl.datasets.data": ["*"]},
     install_requires=[
         "keras>=3.10",
         "numpy>=1.26",
         "tensorboard>=2.18",
-        "keras-tuner>=1.4.7",
+        # `keras-mtcrl tune --tuner bayesian` needs the `bayesian` extra
+        # (scikit-learn and scipy).
+        "keras-tuner[bayesian]>=1.4.7",
         "tensorflow-datasets>=4.9",
         # tensorflow-datasets 4.9.10 imports it without declaring it.
         "importlib_resources",
@@ -58,7 +72,7 @@ setup(
         ],
     },
     entry_points={
-        "console_scripts": ["keras-mtcrl=keras_mtcrl.cli:main"],
+        "console_scripts": ["keras-mtcrl=keras_mtcrl_cli:main"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -4,6 +4,9 @@ Keras 3 / TensorFlow implementation of Multi-Task Causal Representation
 Learning (MT-CRL, Hu et al., NeurIPS 2022).
 """
 
+# First: without TensorFlow, fail with the extra to install, not with a
+# bare `No module named 'tensorflow'` from deep inside keras.
+from keras_mtcrl import _require_tensorflow  # noqa: F401
 from keras_mtcrl import diagnostics
 from keras_mtcrl import gradients
 from keras_mtcrl import layers

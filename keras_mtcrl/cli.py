@@ -1,9 +1,16 @@
 """The `keras-mtcrl` command line: train, tune, diagnose and list recipes.
 
+The `keras-mtcrl` executable starts in `keras_mtcrl_cli`, which answers
+`--help`, `--version` and `list` without TensorFlow and hands every other
+command to `main` here.
+
 Every flag of `train` maps one-to-one onto a `RecipeConfig` field (shown by
 `keras-mtcrl train --help`), plus the run-level flags `--strategy`,
-`--logdir`, `--seeds` and `--data-dir`; `--data-arg KEY=VALUE` and
+`--logdir`, `--seeds`, `--data-dir` and `--from-tuning` (start from the
+hyperparameters of a `keras-mtcrl tune` result); `--data-arg KEY=VALUE` and
 `--model-arg KEY=VALUE` set single entries of `data_args` and `model_args`.
+A recipe is a registered name or a recipe file (`path/to/my_recipe.py`,
+or `path/to/recipes.py:name` when the file registers several).
 """
 
 import argparse
@@ -12,10 +19,8 @@ import dataclasses
 import os
 import sys
 
-# Keep TensorFlow's C++ start-up chatter out of the console.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from keras_mtcrl.training.recipe_config import RecipeConfig  # noqa: E402
+from keras_mtcrl.training.recipe_config import RecipeConfig
+from keras_mtcrl_cli.parser import build_top_parser
 
 _SKIPPED_FIELDS = (
     "name",
@@ -81,27 +86,28 @@ def _data_arg(text):
     return key, value
 
 
+_RECIPE_HELP = (
+    "recipe name (see `keras-mtcrl list`) or recipe file "
+    "(path/to/my_recipe.py, or path/to/recipes.py:name)"
+)
+
+
 def build_parser():
     """Returns the `argparse` parser of the `keras-mtcrl` command."""
-    parser = argparse.ArgumentParser(
-        prog="keras-mtcrl",
-        description="Multi-Task Causal Representation Learning recipes.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list the registered recipes")
-    train = commands.add_parser("train", help="train a recipe")
-    train.add_argument("recipe", help="recipe name (see `keras-mtcrl list`)")
-    train.add_argument(
-        "--strategy", default="auto",
-        choices=("auto", "one", "mirrored", "multiworker", "tpu"),
-    )
+    parser, commands = build_top_parser()
+    train = commands["train"]
+    train.add_argument("recipe", help=_RECIPE_HELP)
+    _add_strategy_flag(train)
     train.add_argument("--logdir", default=None,
                        help="output folder (default runs/<recipe>)")
     train.add_argument("--seeds", default=None,
                        type=lambda t: [int(s) for s in t.split(",") if s],
                        help="comma-separated seeds; results are mean ± std")
-    train.add_argument("--data-dir", default=None,
-                       help="folder with the dataset's files, when needed")
+    _add_data_dir_flag(train)
+    train.add_argument("--from-tuning", default=None, metavar="BEST_JSON",
+                       help="start from the hyperparameters of a tuning "
+                       "result (runs/tune_<recipe>/best.json); flags given "
+                       "here still win")
     train.add_argument("--data-arg", action="append", default=[],
                        type=_data_arg, metavar="KEY=VALUE",
                        help="override one argument of the data builder")
@@ -110,14 +116,15 @@ def build_parser():
                        help="override one model option of the recipe "
                        "(e.g. backbone=segnet)")
     train.add_argument("--quiet", action="store_true",
-                       help="no progress bars")
+                       help="no per-epoch output (the `== recipe | seed | "
+                       "architecture` headers and the summary still print)")
     train.add_argument("--overwrite", action="store_true",
                        help="retrain architectures whose saved results or "
                        "backups were made under another config (deletes "
                        "them)")
     _add_config_flags(train)
-    tune = commands.add_parser("tune", help="search a recipe's hyperparameters")
-    tune.add_argument("recipe", help="recipe name (see `keras-mtcrl list`)")
+    tune = commands["tune"]
+    tune.add_argument("recipe", help=_RECIPE_HELP)
     tune.add_argument("--tuner", default="random",
                       choices=("random", "bayesian", "hyperband"))
     tune.add_argument("--max-trials", type=int, default=5)
@@ -127,17 +134,41 @@ def build_parser():
                       help="output folder (default runs/tune_<recipe>)")
     tune.add_argument("--data-arg", action="append", default=[],
                       type=_data_arg, metavar="KEY=VALUE")
+    _add_data_dir_flag(tune)
+    _add_strategy_flag(tune, default=None)
     tune.add_argument("--epochs", type=int, default=None)
-    diagnose = commands.add_parser(
-        "diagnose", help="label dependence between tasks (shortcut check)"
-    )
-    diagnose.add_argument("recipe", help="recipe name")
+    diagnose = commands["diagnose"]
+    diagnose.add_argument("recipe", help=_RECIPE_HELP)
     diagnose.add_argument("--split", default="train")
     diagnose.add_argument("--threshold", type=float, default=0.05,
                           help="excess NMI over chance that flags a pair")
     diagnose.add_argument("--data-arg", action="append", default=[],
                           type=_data_arg, metavar="KEY=VALUE")
+    _add_data_dir_flag(diagnose)
     return parser
+
+
+def _add_strategy_flag(parser, default="auto"):
+    parser.add_argument(
+        "--strategy", default=default,
+        choices=("auto", "one", "mirrored", "multiworker", "tpu"),
+        help="distribution strategy (see docs/distributed.md; default: "
+        + (default or "TensorFlow's default strategy") + ")",
+    )
+
+
+def _add_data_dir_flag(parser):
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the dataset's files, when needed")
+
+
+def _data_args(recipe, args):
+    """The recipe's `data_args` with `--data-dir` and `--data-arg` applied."""
+    data_args = dict(recipe.config.data_args)
+    if args.data_dir:
+        data_args["data_dir"] = args.data_dir
+    data_args.update(dict(args.data_arg))
+    return data_args
 
 
 def config_overrides(args):
@@ -156,26 +187,36 @@ def main(argv=None):
     from keras_mtcrl.training import Trainer
     from keras_mtcrl.training import get_recipe
     from keras_mtcrl.training import list_recipes
+    from keras_mtcrl.training.recipe_files import resolve_recipe
+    from keras_mtcrl_cli.catalog import format_listing
 
     if args.command == "list":
-        for name in list_recipes():
-            print(f"{name:24s} {get_recipe(name).config.description}")
+        print(format_listing({
+            name: get_recipe(name).config.description
+            for name in list_recipes()
+        }))
         return 0
     try:
-        recipe = get_recipe(args.recipe)
-    except KeyError as error:
-        print(f"keras-mtcrl: {error.args[0]}", file=sys.stderr)
+        recipe = resolve_recipe(args.recipe)
+    except (KeyError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else error
+        print(f"keras-mtcrl: {message}", file=sys.stderr)
         return 2
     if args.command == "tune":
         return _tune(recipe, args)
     if args.command == "diagnose":
         return _diagnose(recipe, args)
-    changes = config_overrides(args)
-    data_args = dict(recipe.config.data_args)
-    if args.data_dir:
-        data_args["data_dir"] = args.data_dir
-    data_args.update(dict(args.data_arg))
-    changes["data_args"] = data_args
+    changes = {}
+    if args.from_tuning:
+        from keras_mtcrl.tuning.tuned_config import tuned_changes
+
+        try:
+            changes.update(tuned_changes(args.from_tuning, recipe.config.name))
+        except (FileNotFoundError, ValueError) as error:
+            print(f"keras-mtcrl: {error}", file=sys.stderr)
+            return 2
+    changes.update(config_overrides(args))
+    changes["data_args"] = _data_args(recipe, args)
     changes["model_args"] = {
         **recipe.config.model_args, **dict(args.model_arg)
     }
@@ -184,7 +225,8 @@ def main(argv=None):
         recipe,
         logdir=args.logdir,
         strategy=args.strategy,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else "auto",
+        headers=True,
         overwrite=args.overwrite,
     )
     try:
@@ -215,24 +257,38 @@ def _refusals():
 
 def _tune(recipe, args):
     from keras_mtcrl.tuning import tune_recipe
+    from keras_mtcrl.tuning.recipe_hypermodel import objective_for
 
-    changes = {"data_args": {**recipe.config.data_args, **dict(args.data_arg)}}
+    changes = {"data_args": _data_args(recipe, args)}
     if args.epochs:
         changes["epochs"] = args.epochs
+    logdir = args.logdir or os.path.join("runs", f"tune_{recipe.config.name}")
     best = tune_recipe(
         recipe.with_config(**changes),
         tuner=args.tuner,
         max_trials=args.max_trials,
-        logdir=args.logdir,
+        logdir=logdir,
         architecture=args.architecture,
+        strategy=args.strategy,
     )
+    # mtcrl trials are compared on the worst-environment loss, others on
+    # the task losses.
+    objective = objective_for(best["architecture"])
     print(
         f"Best of {best['trials']} trials ({best['tuner']}, chosen on "
-        f"{best['selection_split']}): "
-        f"val_tasks_loss={best['val_tasks_loss']:.4f}"
+        f"{best['selection_split']}): {objective}={best[objective]:.4f}"
     )
     for name, value in sorted(best["hyperparameters"].items()):
-        print(f"  {name} = {value}")
+        if not name.startswith("tuner/"):  # Hyperband's bookkeeping.
+            print(f"  {name} = {value}")
+    best_json = os.path.join(logdir, "best.json")
+    print(f"Best hyperparameters and config: {best_json}")
+    print(f"Best model: {os.path.join(logdir, 'best.keras')}")
+    print(f"TensorBoard: tensorboard --logdir {os.path.join(logdir, 'tb')}")
+    print(
+        f"Train with them: keras-mtcrl train {args.recipe} "
+        f"--from-tuning {best_json}"
+    )
     return 0
 
 
@@ -240,8 +296,7 @@ def _diagnose(recipe, args):
     from keras_mtcrl.diagnostics import format_dependence_table
     from keras_mtcrl.diagnostics import label_dependence
 
-    data_args = {**recipe.config.data_args, **dict(args.data_arg)}
-    config = recipe.config.replace(data_args=data_args)
+    config = recipe.config.replace(data_args=_data_args(recipe, args))
     data = recipe.build_data(config)
     rows = label_dependence(
         data.split(args.split),

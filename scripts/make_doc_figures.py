@@ -2,7 +2,7 @@
 
 The figures come from the event files and `results.json` of
 
-    PYTHONPATH=. python -m keras_mtcrl.cli train synthetic --epochs 3 \
+    keras-mtcrl train synthetic --epochs 3 \
         --logdir /tmp/docrun --architectures mtcrl --quiet
 
 (`--train` runs that command first). With `--screenshots`, TensorBoard is
@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_COMMAND = [
     sys.executable,
     "-m",
-    "keras_mtcrl.cli",
+    "keras_mtcrl_cli",
     "train",
     "synthetic",
     "--epochs",

@@ -7,7 +7,6 @@ import unittest
 
 import keras
 import numpy as np
-import tree
 
 
 class TestCase(unittest.TestCase):
@@ -60,7 +59,7 @@ class TestCase(unittest.TestCase):
         """Builds, calls, serializes and rebuilds a layer; checks shapes."""
         layer = layer_cls(**init_kwargs)
         output = layer(input_data)
-        shapes = tree.map_structure(lambda t: tuple(t.shape), output)
+        shapes = keras.tree.map_structure(lambda t: tuple(t.shape), output)
         self.assertEqual(shapes, expected_output_shape)
         if expected_num_trainable_weights is not None:
             self.assertLen(

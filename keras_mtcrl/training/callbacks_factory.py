@@ -12,6 +12,9 @@ from keras_mtcrl.callbacks.causal_graph_image import CausalGraphImage
 from keras_mtcrl.callbacks.divergence_guard import DivergenceGuard
 from keras_mtcrl.callbacks.non_finite_guard import NonFiniteGuard
 
+# Config fields that describe the run, not how the model is trained.
+_NOT_HYPERPARAMETERS = ("description", "data_args", "primary_metrics")
+
 
 def _hparam_value(value):
     if isinstance(value, (bool, int, float, str)):
@@ -19,18 +22,59 @@ def _hparam_value(value):
     return str(value)
 
 
-def write_hparams(log_dir, config, architecture):
-    """Writes the run's hyperparameters to TensorBoard's HParams view."""
-    from tensorboard.plugins.hparams import api as hparams_api
+def hparams_of(config, architecture):
+    """The values shown in TensorBoard's HParams view for one run.
 
+    The config's hyperparameters, the architecture, and each entry of
+    `model_args` as `model_args.<key>`; not the description, the data
+    builder's arguments or the reported metrics, and no empty value.
+
+    Args:
+        config: `RecipeConfig`.
+        architecture: str.
+
+    Returns:
+        dict of str to bool, int, float or str.
+
+    Example:
+
+    >>> from keras_mtcrl.training.recipe_config import RecipeConfig
+    >>> config = RecipeConfig(
+    ...     name="demo", description="A demo.", data_args={"n": 10},
+    ...     model_args={"module_units": 16},
+    ... )
+    >>> values = hparams_of(config, "mtcrl")
+    >>> values["architecture"], values["model_args.module_units"]
+    ('mtcrl', 16)
+    >>> sorted({"description", "data_args", "primary_metrics"} & set(values))
+    []
+    """
+    fields = config.to_dict()
+    model_args = fields.pop("model_args")
+    for name in _NOT_HYPERPARAMETERS:
+        fields.pop(name)
+    fields.update({f"model_args.{k}": v for k, v in model_args.items()})
     values = {
         key: _hparam_value(value)
-        for key, value in config.to_dict().items()
-        if value is not None
+        for key, value in fields.items()
+        if value is not None and value != {} and value != ()
     }
     values["architecture"] = architecture
+    return values
+
+
+def write_hparams(log_dir, config, architecture):
+    """Writes the run's hyperparameters to TensorBoard's HParams view.
+
+    Args:
+        log_dir: str. The run's TensorBoard folder.
+        config: `RecipeConfig`.
+        architecture: str.
+    """
+    from tensorboard.plugins.hparams import api as hparams_api
+
     with tf.summary.create_file_writer(log_dir).as_default():
-        hparams_api.hparams(values)
+        hparams_api.hparams(hparams_of(config, architecture))
 
 
 def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):

@@ -10,7 +10,10 @@ from keras_mtcrl.callbacks.divergence_guard import DivergenceGuard
 from keras_mtcrl.training import results as results_io
 from keras_mtcrl.training.callbacks_factory import run_callbacks
 from keras_mtcrl.training.callbacks_factory import write_hparams
+from keras_mtcrl.training.console import resolve_verbose
+from keras_mtcrl.training.console import run_header
 from keras_mtcrl.training.epoch_shuffle import EpochShuffle
+from keras_mtcrl.training.evaluation_logs import write_evaluation
 from keras_mtcrl.training.logdir_lock import LogdirLock
 from keras_mtcrl.training.model_factory import build_model
 from keras_mtcrl.training.model_factory import compile_options
@@ -48,9 +51,15 @@ class Trainer:
         logdir: str. Output folder. Defaults to `runs/<recipe name>`.
         strategy: str or `tf.distribute.Strategy`. See
             `keras_mtcrl.training.make_strategy`. Defaults to `"auto"`.
-        verbose: int. Keras progress output (0 none, 1 bar, 2 line per
-            epoch). Defaults to `1`. `Trainer.describe(summary)` renders the
-            summary that `run` returns (the CLI prints it).
+        verbose: int or `"auto"`. Keras progress output (0 none, 1 bar, 2
+            one line per epoch); `"auto"` is 1 when stdout is a terminal
+            and 2 otherwise (a log file gets no progress-bar control
+            characters). Defaults to `1`. `Trainer.describe(summary)`
+            renders the summary that `run` returns (the CLI prints it).
+        headers: bool or None. Print a `== recipe | seed | architecture`
+            line before each model is trained (naming the task of a
+            `single_task` model). None: when `verbose` is not 0. Defaults
+            to None.
         callbacks: sequence of `keras.callbacks.Callback`, added to every
             `fit` after the trainer's own. Defaults to `()`.
         overwrite: bool. Delete an architecture's files made under another
@@ -76,6 +85,7 @@ class Trainer:
         verbose=1,
         callbacks=(),
         overwrite=False,
+        headers=None,
     ):
         self.recipe = recipe
         self.overwrite = bool(overwrite)
@@ -91,7 +101,8 @@ class Trainer:
                 "(keras-team/keras#20329), so the trainer cannot use it; "
                 "see docs/reliability.md for the tested alternative."
             )
-        self.verbose = verbose
+        self.verbose = resolve_verbose(verbose)
+        self.headers = bool(self.verbose) if headers is None else headers
 
     # ---- One model ----------------------------------------------------
     def _fit(self, data, config, architecture, tasks, run_dir, fingerprint):
@@ -115,7 +126,7 @@ class Trainer:
         callbacks = run_callbacks(
             run_dir, config, architecture == "mtcrl", shuffle, fingerprint
         )
-        model.fit(
+        history = model.fit(
             train,
             validation_data=validation,
             epochs=config.epochs,
@@ -125,7 +136,10 @@ class Trainer:
         )
         model.save(os.path.join(run_dir, "final.keras"))
         guards = [c for c in callbacks if isinstance(c, DivergenceGuard)]
-        return model, (guards[0].diverged if guards else None)
+        # The last epoch trained (fewer with early stopping); the last of
+        # the config when a resumed run had none left.
+        last_epoch = history.epoch[-1] if history.epoch else config.epochs - 1
+        return model, (guards[0].diverged if guards else None), last_epoch
 
     def _evaluate(self, model, data, config, tasks):
         scores = {}
@@ -148,8 +162,6 @@ class Trainer:
         saved = prepare_run_dir(run_dir, fingerprint, self.overwrite)
         if saved is not None:
             return saved
-        if self.verbose:
-            print(f"== {config.name} | seed {config.seed} | {architecture}")
         result = {"scores": {}, "fingerprint": fingerprint}
         groups = (
             [(t,) for t in data.task_names]
@@ -157,10 +169,12 @@ class Trainer:
             else [data.task_names]
         )
         for tasks in groups:
+            if self.headers:
+                print(run_header(config, architecture, tasks, groups))
             group_dir = run_dir if len(groups) == 1 else os.path.join(
                 run_dir, tasks[0]
             )
-            model, diverged = self._fit(
+            model, diverged, last_epoch = self._fit(
                 data, config, architecture, tasks, group_dir, fingerprint
             )
             if diverged is not None:
@@ -175,9 +189,11 @@ class Trainer:
                 model = prediction_model(
                     self.recipe, data, architecture, model, tasks
                 )
-            for split, metrics in self._evaluate(
-                model, data, config, tasks
-            ).items():
+            scores = self._evaluate(model, data, config, tasks)
+            write_evaluation(
+                os.path.join(group_dir, "tensorboard"), scores, last_epoch
+            )
+            for split, metrics in scores.items():
                 result["scores"].setdefault(split, {}).update(metrics)
             if architecture == "mtcrl":
                 result["graph"] = model.causal_graph().tolist()

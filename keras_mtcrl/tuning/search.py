@@ -1,5 +1,6 @@
 """Runs a keras-tuner search over a recipe and saves what it found."""
 
+import contextlib
 import os
 import warnings
 
@@ -7,6 +8,7 @@ import keras
 import keras_tuner
 
 from keras_mtcrl.training import results as results_io
+from keras_mtcrl.training.strategy import make_strategy
 from keras_mtcrl.tuning.recipe_hypermodel import RecipeHyperModel
 from keras_mtcrl.tuning.recipe_hypermodel import objective_for
 from keras_mtcrl.tuning.recipe_hypermodel import selection_split
@@ -14,8 +16,20 @@ from keras_mtcrl.tuning.recipe_hypermodel import selection_split
 TUNERS = ("random", "bayesian", "hyperband")
 
 
-def make_tuner(hypermodel, tuner, max_trials, directory, seed=0):
-    """Returns the keras-tuner `Tuner` named `tuner` (min task val loss)."""
+def make_tuner(
+    hypermodel, tuner, max_trials, directory, seed=0, strategy=None
+):
+    """Returns the keras-tuner `Tuner` named `tuner` (min task val loss).
+
+    Args:
+        hypermodel: `RecipeHyperModel`.
+        tuner: str, one of `TUNERS`.
+        max_trials: int.
+        directory: str. The tuner's folder.
+        seed: int. Defaults to `0`.
+        strategy: `tf.distribute.Strategy` each trial builds and trains
+            under, or None for the default one. Defaults to None.
+    """
     if tuner not in TUNERS:
         raise ValueError(
             f"`tuner` must be one of {TUNERS}. Received: {tuner!r}"
@@ -29,6 +43,7 @@ def make_tuner(hypermodel, tuner, max_trials, directory, seed=0):
         directory=directory,
         project_name=hypermodel.name,
         overwrite=False,  # An interrupted search resumes.
+        distribution_strategy=strategy,
     )
     if tuner == "random":
         return keras_tuner.RandomSearch(max_trials=max_trials, **common)
@@ -41,7 +56,12 @@ def make_tuner(hypermodel, tuner, max_trials, directory, seed=0):
 
 
 def tune_recipe(
-    recipe, tuner="random", max_trials=5, logdir=None, architecture="mtcrl"
+    recipe,
+    tuner="random",
+    max_trials=5,
+    logdir=None,
+    architecture="mtcrl",
+    strategy=None,
 ):
     """Searches the recipe's hyperparameters; returns the best trial.
 
@@ -57,6 +77,9 @@ def tune_recipe(
         max_trials: int. Defaults to `5`.
         logdir: str. Defaults to `runs/tune_<recipe>`.
         architecture: str. Defaults to `"mtcrl"`.
+        strategy: str (see `keras_mtcrl.training.make_strategy`),
+            `tf.distribute.Strategy`, or None for the default strategy.
+            Defaults to None.
 
     Returns:
         Dict with `hyperparameters`, `val_tasks_loss` (the best trial's sum
@@ -65,8 +88,15 @@ def tune_recipe(
     """
     logdir = logdir or os.path.join("runs", f"tune_{recipe.config.name}")
     hypermodel = RecipeHyperModel(recipe, architecture)
+    if isinstance(strategy, str):
+        strategy = make_strategy(strategy)
     search = make_tuner(
-        hypermodel, tuner, max_trials, logdir, seed=recipe.config.seed
+        hypermodel,
+        tuner,
+        max_trials,
+        logdir,
+        seed=recipe.config.seed,
+        strategy=strategy,
     )
     search.search(
         callbacks=[keras.callbacks.TensorBoard(os.path.join(logdir, "tb"))]
@@ -89,5 +119,11 @@ def tune_recipe(
         # built yet; Keras warns that it skips the optimizer's variables.
         warnings.filterwarnings("ignore", "Skipping variable loading")
         best_model = search.get_best_models(1)[0]
+    # Build the optimizer's slots so the file holds as many optimizer
+    # variables as a loaded model makes: `load_model` then restores them
+    # without "Skipping variable loading for optimizer".
+    scope = strategy.scope() if strategy else contextlib.nullcontext()
+    with scope:
+        best_model.optimizer.build(best_model.trainable_variables)
     best_model.save(os.path.join(logdir, "best.keras"))
     return best

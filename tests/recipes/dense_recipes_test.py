@@ -14,11 +14,11 @@ from keras_mtcrl import cli
 from keras_mtcrl.datasets.dense_pipeline import dense_task_specs
 from keras_mtcrl.layers.channel_group_encoder import ChannelGroupEncoder
 from keras_mtcrl.layers.conv_backbone import ConvBackbone
+from keras_mtcrl.recipes import dense
 from keras_mtcrl.testing import TestCase
 from keras_mtcrl.testing import dense_fixtures
 from keras_mtcrl.training import get_recipe
 from keras_mtcrl.training.model_factory import build_model
-from recipes import dense
 
 TINY_MODEL = {
     "backbone": "resnet",
