@@ -167,6 +167,7 @@ def build_multi_mnist(
     shifted_agreement=0.1,
     image_size=28,
     data_dir=None,
+    via_tfds=False,
 ):
     """Builds Multi-MNIST with a label shift between training and evaluation.
 
@@ -214,6 +215,11 @@ def build_multi_mnist(
         data_dir: str or path-like. Folder of the Fashion-MNIST idx files
             (`source="fashion_mnist"` only). Defaults to `None`:
             Debian's package, fetched once into the cache folder.
+        via_tfds: bool. Read the examples through the TFDS builder
+            `keras_mtcrl_multi_mnist` instead of composing them on the
+            fly: prepared once into `default_data_dir()` (under
+            `$KERAS_MTCRL_DATA`), read from there afterwards. The arrays
+            are identical. Defaults to `False`.
 
     Returns:
         A `MultiTaskData` whose splits yield `({"image": float32 (S, S, 1)
@@ -230,6 +236,25 @@ def build_multi_mnist(
     """
     _check_choices(shift, source, data_dir)
     _check_sizes(num_train, num_eval, seed, image_size)
+    if via_tfds:
+        # Imported here: the builders import this module.
+        from keras_mtcrl.datasets import tfds_builders
+
+        config = tfds_builders.multi_mnist_config(
+            shift=shift,
+            source=source,
+            num_train=num_train,
+            num_eval=num_eval,
+            seed=seed,
+            train_agreement=train_agreement,
+            shifted_agreement=shifted_agreement,
+        )
+        return tfds_builders.load_multi_task_data(
+            tfds_builders.MULTI_MNIST,
+            config=config,
+            manual_dir=data_dir,
+            image_size=image_size,
+        )
     images, columns = _plan_splits(
         shift,
         source,

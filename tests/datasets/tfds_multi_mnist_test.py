@@ -287,3 +287,24 @@ def test_import_keras_mtcrl_registers_the_builder():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("KerasMtcrlMultiMnist")
+
+
+def test_recipe_reads_through_the_builder(tmp_path, monkeypatch):
+    from keras_mtcrl.training import get_recipe
+
+    monkeypatch.setenv("KERAS_MTCRL_DATA", str(tmp_path))
+    recipe = get_recipe("multi_mnist")
+    args = {**recipe.config.data_args, "num_train": 40, "num_eval": 10}
+    direct = recipe.with_config(data_args=args, seed=2)
+    through = recipe.with_config(data_args={**args, "via_tfds": True}, seed=2)
+    expected = direct.build_data(direct.config)
+    got = through.build_data(through.config)
+    assert (tmp_path / "tensorflow_datasets" / NAME).is_dir()
+    assert got.sizes == expected.sizes
+    for split in SPLIT_NAMES:
+        got_arrays = as_numpy(got.split(split))
+        expected_arrays = as_numpy(expected.split(split))
+        for key in expected_arrays:
+            np.testing.assert_array_equal(
+                got_arrays[key], expected_arrays[key], key
+            )

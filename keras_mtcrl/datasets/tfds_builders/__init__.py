@@ -21,12 +21,14 @@ from keras_mtcrl.datasets.tfds_builders.base import MultiTaskBuilderMixin
 from keras_mtcrl.datasets.tfds_builders.base import default_data_dir
 from keras_mtcrl.datasets.tfds_builders.base import load_multi_task_data
 from keras_mtcrl.datasets.tfds_builders.base import offline_download_config
+from keras_mtcrl.datasets.tfds_builders.multi_mnist import NAME as MULTI_MNIST
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import KerasMtcrlMultiMnist
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import MultiMnistConfig
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import multi_mnist_config
 
 __all__ = [
     "KerasMtcrlMultiMnist",
+    "MULTI_MNIST",
     "MultiMnistConfig",
     "MultiTaskBuilderMixin",
     "default_data_dir",
