@@ -21,12 +21,20 @@ from keras_mtcrl.datasets.tfds_builders.base import MultiTaskBuilderMixin
 from keras_mtcrl.datasets.tfds_builders.base import default_data_dir
 from keras_mtcrl.datasets.tfds_builders.base import load_multi_task_data
 from keras_mtcrl.datasets.tfds_builders.base import offline_download_config
+from keras_mtcrl.datasets.tfds_builders.census_income import (
+    NAME as CENSUS_INCOME,
+)
+from keras_mtcrl.datasets.tfds_builders.census_income import (
+    KerasMtcrlCensusIncome,
+)
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import NAME as MULTI_MNIST
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import KerasMtcrlMultiMnist
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import MultiMnistConfig
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import multi_mnist_config
 
 __all__ = [
+    "CENSUS_INCOME",
+    "KerasMtcrlCensusIncome",
     "KerasMtcrlMultiMnist",
     "MULTI_MNIST",
     "MultiMnistConfig",
