@@ -27,6 +27,8 @@ from keras_mtcrl.datasets.tfds_builders.census_income import (
 from keras_mtcrl.datasets.tfds_builders.census_income import (
     KerasMtcrlCensusIncome,
 )
+from keras_mtcrl.datasets.tfds_builders.movielens import NAME as MOVIELENS
+from keras_mtcrl.datasets.tfds_builders.movielens import KerasMtcrlMovielens
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import NAME as MULTI_MNIST
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import KerasMtcrlMultiMnist
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import MultiMnistConfig
@@ -35,7 +37,9 @@ from keras_mtcrl.datasets.tfds_builders.multi_mnist import multi_mnist_config
 __all__ = [
     "CENSUS_INCOME",
     "KerasMtcrlCensusIncome",
+    "KerasMtcrlMovielens",
     "KerasMtcrlMultiMnist",
+    "MOVIELENS",
     "MULTI_MNIST",
     "MultiMnistConfig",
     "MultiTaskBuilderMixin",

@@ -138,6 +138,42 @@ class MultiTaskBuilderMixin:
         )
 
 
+def select_splits(data, splits=None):
+    """Returns `data` restricted to `splits` (all when `None`).
+
+    Args:
+        data: `MultiTaskData`.
+        splits: iterable of str, or `None`.
+
+    Returns:
+        A `MultiTaskData` sharing `data`'s datasets.
+
+    Example:
+
+    >>> ds = tf.data.Dataset.range(3)
+    >>> data = MultiTaskData({"train": ds, "test": ds}, (), 0,
+    ...                      sizes={"train": 3, "test": 3})
+    >>> list(select_splits(data, ["test"]).splits)
+    ['test']
+    """
+    if splits is None:
+        return data
+    unknown = [name for name in splits if name not in data.splits]
+    if unknown:
+        raise KeyError(
+            f"Unknown split(s) {unknown}. This dataset has: {list(data.splits)}"
+        )
+    return MultiTaskData(
+        splits={name: data.splits[name] for name in splits},
+        tasks=data.tasks,
+        num_environments=data.num_environments,
+        environment_key=data.environment_key,
+        description=data.description,
+        sizes={name: data.sizes[name] for name in splits if name in data.sizes},
+        metadata=data.metadata,
+    )
+
+
 def load_multi_task_data(
     name,
     config=None,

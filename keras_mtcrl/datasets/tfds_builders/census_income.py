@@ -9,9 +9,8 @@ from keras_mtcrl.datasets import census_income as reader
 from keras_mtcrl.datasets.census_income_files import COLUMNS
 from keras_mtcrl.datasets.census_income_files import NUMERIC_COLUMNS
 from keras_mtcrl.datasets.census_income_files import column_strings
-from keras_mtcrl.datasets.multi_task_data import SPLIT_NAMES
-from keras_mtcrl.datasets.multi_task_data import MultiTaskData
 from keras_mtcrl.datasets.tfds_builders.base import MultiTaskBuilderMixin
+from keras_mtcrl.datasets.tfds_builders.base import select_splits
 
 NAME = "keras_mtcrl_census_income"
 HOMEPAGE = "https://archive.ics.uci.edu/dataset/117/census+income+kdd"
@@ -177,22 +176,7 @@ class KerasMtcrlCensusIncome(
             validation_fraction,
             seed,
         )
-        if splits is None:
-            return data
-        unknown = sorted(set(splits) - set(SPLIT_NAMES))
-        if unknown:
-            raise KeyError(
-                f"Unknown split(s) {unknown}. Census-Income has: "
-                f"{list(SPLIT_NAMES)}"
-            )
-        return MultiTaskData(
-            splits={name: data.splits[name] for name in splits},
-            tasks=data.tasks,
-            num_environments=data.num_environments,
-            description=data.description,
-            sizes={name: data.sizes[name] for name in splits},
-            metadata=data.metadata,
-        )
+        return select_splits(data, splits)
 
     def _read_table(self):
         """Rebuilds `read_census_income`'s table from both splits."""
