@@ -17,7 +17,6 @@ keras_mtcrl, and data users must fetch themselves is read from
 library's `MultiTaskData`.
 """
 
-from keras_mtcrl.datasets.tfds_builders.base import MultiTaskBuilderMixin
 from keras_mtcrl.datasets.tfds_builders.base import default_data_dir
 from keras_mtcrl.datasets.tfds_builders.base import load_multi_task_data
 from keras_mtcrl.datasets.tfds_builders.base import offline_download_config
@@ -42,7 +41,6 @@ __all__ = [
     "MOVIELENS",
     "MULTI_MNIST",
     "MultiMnistConfig",
-    "MultiTaskBuilderMixin",
     "default_data_dir",
     "load_multi_task_data",
     "multi_mnist_config",
