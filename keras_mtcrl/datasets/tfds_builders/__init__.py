@@ -26,6 +26,7 @@ from keras_mtcrl.datasets.tfds_builders.census_income import (
 from keras_mtcrl.datasets.tfds_builders.census_income import (
     KerasMtcrlCensusIncome,
 )
+from keras_mtcrl.datasets.tfds_builders.cityscapes import load_cityscapes_tfds
 from keras_mtcrl.datasets.tfds_builders.movielens import NAME as MOVIELENS
 from keras_mtcrl.datasets.tfds_builders.movielens import KerasMtcrlMovielens
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import NAME as MULTI_MNIST
@@ -42,6 +43,7 @@ __all__ = [
     "MULTI_MNIST",
     "MultiMnistConfig",
     "default_data_dir",
+    "load_cityscapes_tfds",
     "load_multi_task_data",
     "multi_mnist_config",
     "offline_download_config",
