@@ -33,6 +33,9 @@ from keras_mtcrl.datasets.tfds_builders.multi_mnist import NAME as MULTI_MNIST
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import KerasMtcrlMultiMnist
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import MultiMnistConfig
 from keras_mtcrl.datasets.tfds_builders.multi_mnist import multi_mnist_config
+from keras_mtcrl.datasets.tfds_builders.taskonomy import NAME as TASKONOMY
+from keras_mtcrl.datasets.tfds_builders.taskonomy import KerasMtcrlTaskonomy
+from keras_mtcrl.datasets.tfds_builders.taskonomy import TaskonomyConfig
 
 __all__ = [
     "CENSUS_INCOME",
@@ -41,7 +44,10 @@ __all__ = [
     "KerasMtcrlMultiMnist",
     "MOVIELENS",
     "MULTI_MNIST",
+    "KerasMtcrlTaskonomy",
     "MultiMnistConfig",
+    "TASKONOMY",
+    "TaskonomyConfig",
     "default_data_dir",
     "load_cityscapes_tfds",
     "load_multi_task_data",
