@@ -134,3 +134,26 @@ def test_full_with_missing_manual_dir_names_the_folder(tmp_path):
         builder.download_and_prepare(
             download_config=offline_download_config(manual_dir=missing)
         )
+
+
+def test_prepare_again_from_other_files(tmp_path):
+    first = write_full_files(tmp_path / "first", 12, 6)
+    second = write_full_files(tmp_path / "second", 20, 10)
+    builder = tfds.builder(NAME, config="full", data_dir=tmp_path / "data")
+    builder.download_and_prepare(
+        download_config=offline_download_config(manual_dir=first)
+    )
+    # Prepared once: other files are ignored by default...
+    builder.download_and_prepare(
+        download_config=offline_download_config(manual_dir=second)
+    )
+    assert builder.info.splits["train"].num_examples == 12
+    # ...and read with the documented regenerate mode.
+    builder.download_and_prepare(
+        download_config=offline_download_config(
+            manual_dir=second,
+            download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS,
+        )
+    )
+    builder = tfds.builder(NAME, config="full", data_dir=tmp_path / "data")
+    assert builder.info.splits["train"].num_examples == 20

@@ -65,6 +65,8 @@ class KerasMtcrlCensusIncome(
     """
 
     name = NAME
+    # Bump when the reader it reuses changes what it yields: prepared
+    # data is only regenerated for a new version.
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release: read_census_income's rows."}
     BUILDER_CONFIGS = [

@@ -86,6 +86,8 @@ class KerasMtcrlMovielens(
     """
 
     name = NAME
+    # Bump when the reader it reuses changes what it yields: prepared
+    # data is only regenerated for a new version.
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release: the reader's ratings table."}
     BUILDER_CONFIGS = [

@@ -239,6 +239,8 @@ class KerasMtcrlMultiMnist(
     """
 
     name = NAME
+    # Bump when the reader it reuses changes what it yields: prepared
+    # data is only regenerated for a new version.
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release: build_multi_mnist's examples."}
     BUILDER_CONFIGS = list(BUILDER_CONFIGS)
