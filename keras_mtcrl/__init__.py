@@ -49,6 +49,16 @@ from keras_mtcrl.weighting import LossWeighting
 from keras_mtcrl.weighting import RandomLossWeighting
 from keras_mtcrl.weighting import UncertaintyWeighting
 
+try:
+    # Registers the TFDS builders (keras_mtcrl_multi_mnist, ...) so that
+    # `tfds.load` finds them after `import keras_mtcrl`. Costs about 0.3 s
+    # on top of TensorFlow, which keras_mtcrl imports anyway.
+    from keras_mtcrl.datasets import tfds_builders  # noqa: F401
+except ModuleNotFoundError as _error:  # pragma: no cover
+    if _error.name != "tensorflow_datasets":
+        raise
+    del _error
+
 __version__ = "0.1.0"
 
 __all__ = [

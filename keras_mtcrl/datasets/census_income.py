@@ -100,18 +100,34 @@ def build_census_income(
     >>> features["features"].shape, int(features["env"])
     (TensorShape([489]), 3)
     """
-    if shift_attribute in LABEL_COLUMNS or shift_attribute not in COLUMNS:
-        raise ValueError(
-            f"`shift_attribute` must be an input column of Census-Income, "
-            f"one of {[c for c in COLUMNS if c not in LABEL_COLUMNS]}. "
-            f"Received: shift_attribute={shift_attribute!r}"
-        )
-    if not 0.0 <= validation_fraction < 1.0:
-        raise ValueError(
-            f"`validation_fraction` must be in [0, 1). "
-            f"Received: validation_fraction={validation_fraction}"
-        )
+    _check_args(shift_attribute, validation_fraction)
     table, source = _read(data_dir)
+    return _build_from_table(
+        table,
+        source,
+        shift_attribute,
+        shift_cut,
+        num_bands,
+        validation_fraction,
+        seed,
+    )
+
+
+def _build_from_table(
+    table,
+    source,
+    shift_attribute,
+    shift_cut,
+    num_bands,
+    validation_fraction,
+    seed,
+):
+    """`build_census_income` on a table read by `read_census_income`.
+
+    Shared with the TFDS builder `keras_mtcrl_census_income`, which
+    rebuilds the table from its prepared records.
+    """
+    _check_args(shift_attribute, validation_fraction)
     shifted = _shifted_rows(table, shift_attribute, shift_cut)
     rows = _split_rows(table["part"], shifted, validation_fraction, seed)
     if len(rows["train"]) == 0 or not shifted.any():
@@ -139,6 +155,20 @@ def build_census_income(
         "source": source,
     }
     return data
+
+
+def _check_args(shift_attribute, validation_fraction):
+    if shift_attribute in LABEL_COLUMNS or shift_attribute not in COLUMNS:
+        raise ValueError(
+            f"`shift_attribute` must be an input column of Census-Income, "
+            f"one of {[c for c in COLUMNS if c not in LABEL_COLUMNS]}. "
+            f"Received: shift_attribute={shift_attribute!r}"
+        )
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ValueError(
+            f"`validation_fraction` must be in [0, 1). "
+            f"Received: validation_fraction={validation_fraction}"
+        )
 
 
 def labels_of(table, rows=None):

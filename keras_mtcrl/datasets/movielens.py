@@ -103,6 +103,36 @@ def build_movielens(
         table, source = fetch_dslabs_movielens(), "dslabs ml-latest-small"
     else:
         table, source = read_movielens(data_dir), str(data_dir)
+    return _build_from_table(
+        table,
+        source,
+        shift_year,
+        shifted_fraction,
+        num_periods,
+        validation_fraction,
+        test_fraction,
+        seed,
+    )
+
+
+def _build_from_table(
+    table,
+    source,
+    shift_year,
+    shifted_fraction,
+    num_periods,
+    validation_fraction,
+    test_fraction,
+    seed,
+):
+    """`build_movielens` on a ratings table (see `movielens_files`).
+
+    Shared with the TFDS builder `keras_mtcrl_movielens`, which rebuilds
+    the table from its prepared records.
+    """
+    _check_args(
+        shifted_fraction, num_periods, validation_fraction, test_fraction
+    )
     table = {
         key: value[~np.isnan(table["year"])] for key, value in table.items()
     }

@@ -167,6 +167,7 @@ def build_multi_mnist(
     shifted_agreement=0.1,
     image_size=28,
     data_dir=None,
+    via_tfds=False,
 ):
     """Builds Multi-MNIST with a label shift between training and evaluation.
 
@@ -214,6 +215,11 @@ def build_multi_mnist(
         data_dir: str or path-like. Folder of the Fashion-MNIST idx files
             (`source="fashion_mnist"` only). Defaults to `None`:
             Debian's package, fetched once into the cache folder.
+        via_tfds: bool. Read the examples through the TFDS builder
+            `keras_mtcrl_multi_mnist` instead of composing them on the
+            fly: prepared once into `default_data_dir()` (under
+            `$KERAS_MTCRL_DATA`), read from there afterwards. The arrays
+            are identical. Defaults to `False`.
 
     Returns:
         A `MultiTaskData` whose splits yield `({"image": float32 (S, S, 1)
@@ -230,29 +236,44 @@ def build_multi_mnist(
     """
     _check_choices(shift, source, data_dir)
     _check_sizes(num_train, num_eval, seed, image_size)
+    if via_tfds:
+        # Imported here: the builders import this module.
+        from keras_mtcrl.datasets import tfds_builders
+
+        config = tfds_builders.multi_mnist_config(
+            shift=shift,
+            source=source,
+            num_train=num_train,
+            num_eval=num_eval,
+            seed=seed,
+            train_agreement=train_agreement,
+            shifted_agreement=shifted_agreement,
+        )
+        return tfds_builders.load_multi_task_data(
+            tfds_builders.MULTI_MNIST,
+            config=config,
+            manual_dir=data_dir,
+            image_size=image_size,
+        )
+    images, columns = _plan_splits(
+        shift,
+        source,
+        num_train,
+        num_eval,
+        seed,
+        train_agreement,
+        shifted_agreement,
+        data_dir,
+    )
     train_agreement, shifted_agreement = _check_rates(
         train_agreement, shifted_agreement
     )
-    images, labels = load_digit_source(source, data_dir)
-    pools = _digit_pools(labels, source)
     images = tf.constant(images)
-    sizes = {
-        split: num_train if split == "train" else num_eval
-        for split in SPLIT_NAMES
+    splits = {
+        split: _compose_dataset(images, split_columns, image_size)
+        for split, split_columns in columns.items()
     }
-    splits = {}
-    for index, (split, num) in enumerate(sizes.items()):
-        # One stream per split: evaluation data does not change with
-        # `num_train`.
-        rng = np.random.default_rng([_EXAMPLES_STREAM, seed, index])
-        if shift == "confounded":
-            columns = _confounded_labels(
-                rng, split, num, seed, train_agreement, shifted_agreement
-            )
-        else:
-            columns = _pair_labels(rng, split, num, seed)
-        columns.update(_pick_images(rng, pools[SPLIT_POOLS[split]], columns))
-        splits[split] = _compose_dataset(images, columns, image_size)
+    sizes = {split: len(value["left"]) for split, value in columns.items()}
     return MultiTaskData(
         splits=splits,
         tasks=(
@@ -272,6 +293,58 @@ def build_multi_mnist(
         ),
         sizes=sizes,
     )
+
+
+def _plan_splits(
+    shift,
+    source,
+    num_train,
+    num_eval,
+    seed,
+    train_agreement,
+    shifted_agreement,
+    data_dir,
+):
+    """Draws which digit images make up every example of every split.
+
+    The single source of the examples, shared by `build_multi_mnist` and the
+    TFDS builder `keras_mtcrl_multi_mnist`.
+
+    Returns:
+        A tuple `(images, columns)`: the source's uint8 images (N, 28, 28)
+        and, per split name in `SPLIT_NAMES` order, a dict of int numpy
+        arrays `left`, `right`, `left_index`, `right_index` (and `env`
+        with `shift="confounded"`).
+    """
+    _check_choices(shift, source, data_dir)
+    for name, value in (("num_train", num_train), ("num_eval", num_eval)):
+        if not _is_int(value) or value < 1:
+            raise ValueError(
+                f"`{name}` must be a positive int. Received: {name}={value!r}"
+            )
+    seed = _check_seed(seed)
+    train_agreement, shifted_agreement = _check_rates(
+        train_agreement, shifted_agreement
+    )
+    images, labels = load_digit_source(source, data_dir)
+    pools = _digit_pools(labels, source)
+    columns = {}
+    for index, split in enumerate(SPLIT_NAMES):
+        num = num_train if split == "train" else num_eval
+        # One stream per split: evaluation data does not change with
+        # `num_train`.
+        rng = np.random.default_rng([_EXAMPLES_STREAM, seed, index])
+        if shift == "confounded":
+            split_columns = _confounded_labels(
+                rng, split, num, seed, train_agreement, shifted_agreement
+            )
+        else:
+            split_columns = _pair_labels(rng, split, num, seed)
+        split_columns.update(
+            _pick_images(rng, pools[SPLIT_POOLS[split]], split_columns)
+        )
+        columns[split] = split_columns
+    return images, columns
 
 
 def _confounded_labels(rng, split, num, seed, agreements, shifted):
@@ -338,23 +411,35 @@ def _pick_images(rng, pool, columns):
     return picked
 
 
+def _compose_canvas(images, left_index, right_index):
+    """Overlays the two digits: uint8 canvases of shape (B, 36, 36, 1)."""
+    pad = CANVAS_SIZE - DIGIT_SIZE
+    left = tf.gather(images, left_index)
+    right = tf.gather(images, right_index)
+    left = tf.pad(left, [[0, 0], [0, pad], [0, pad]])
+    right = tf.pad(right, [[0, 0], [pad, 0], [pad, 0]])
+    return tf.maximum(left, right)[..., None]
+
+
+def _canvas_to_image(canvas, image_size):
+    """uint8 canvases (B, 36, 36, 1) to float32 images in [0, 1]."""
+    image = tf.cast(canvas, tf.float32) / 255.0
+    if image_size != CANVAS_SIZE:
+        image = tf.image.resize(image, (image_size, image_size), "area")
+        # Area averaging can round a full-white pixel to 1.0000012.
+        image = tf.clip_by_value(image, 0.0, 1.0)
+    return image
+
+
 def _compose_dataset(images, columns, image_size):
     num = len(columns["left"])
     columns = {key: value.astype(np.int32) for key, value in columns.items()}
-    pad = CANVAS_SIZE - DIGIT_SIZE
 
     def compose(batch):
-        left = tf.gather(images, batch["left_index"])
-        right = tf.gather(images, batch["right_index"])
-        left = tf.pad(left, [[0, 0], [0, pad], [0, pad]])
-        right = tf.pad(right, [[0, 0], [pad, 0], [pad, 0]])
-        image = tf.cast(tf.maximum(left, right)[..., None], tf.float32)
-        image = image / 255.0
-        if image_size != CANVAS_SIZE:
-            image = tf.image.resize(image, (image_size, image_size), "area")
-            # Area averaging can round a full-white pixel to 1.0000012.
-            image = tf.clip_by_value(image, 0.0, 1.0)
-        features = {"image": image}
+        canvas = _compose_canvas(
+            images, batch["left_index"], batch["right_index"]
+        )
+        features = {"image": _canvas_to_image(canvas, image_size)}
         if "env" in batch:
             features["env"] = batch["env"]
         return features, {"left": batch["left"], "right": batch["right"]}

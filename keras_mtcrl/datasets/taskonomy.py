@@ -151,40 +151,51 @@ def build_taskonomy(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         datasets[name] = (dataset, len(indices))
-    description = (
+    return assemble_dense_data(
+        datasets, specs, len(split.vocabulary), pipeline, _describe(split)
+    )
+
+
+def _describe(split):
+    return (
         "Taskonomy (Zamir et al., CVPR 2018); shift by building: shifted "
         f"{split.shifted}; env = building. The files are the user's own "
         "copy under the Taskonomy licence; nothing is redistributed."
-    )
-    return assemble_dense_data(
-        datasets, specs, len(split.vocabulary), pipeline, description
     )
 
 
 def _decode(paths, env, num_classes):
     """Decodes one view's PNG files into `(features, labels)`."""
+    contents = {key: tf.io.read_file(path) for key, path in paths.items()}
+    return _decode_contents(contents, env, num_classes, paths[IMAGE_KEY])
+
+
+def _decode_contents(contents, env, num_classes, name):
+    """Decodes one view's PNG bytes (a dict like `paths`).
+
+    Shared with the TFDS builder `keras_mtcrl_taskonomy`, which stores the
+    files' bytes unchanged.
+    """
 
     def read(key, channels, dtype=tf.uint8):
-        return tf.io.decode_png(
-            tf.io.read_file(paths[key]), channels, dtype=dtype
-        )
+        return tf.io.decode_png(contents[key], channels, dtype=dtype)
 
     features = {
         IMAGE_KEY: tf.image.convert_image_dtype(read("image", 3), tf.float32),
         "env": env,
     }
     labels = {}
-    if "segmentation" in paths:
+    if "segmentation" in contents:
         value = tf.cast(read("segmentation", 0)[..., 0], tf.int32)
         valid = (value >= 1) & (value <= num_classes)
         labels["segmentation"] = tf.where(valid, value - 1, IGNORE_LABEL)
-    if "depth" in paths:
+    if "depth" in contents:
         raw = read("depth", 1, tf.uint16)
         depth = tf.cast(raw, tf.float32) / _DEPTH_SCALE
         labels["depth"] = missing_depth_to_nan(
             tf.where(raw == _DEPTH_MISSING, 0.0, depth)
         )
-    if "normal" in paths:
+    if "normal" in contents:
         value = tf.cast(read("normal", 3), tf.float32)
         labels["normal"] = unit_normals(value / 255.0 * 2.0 - 1.0)
-    return assert_same_size(features, labels, paths[IMAGE_KEY])
+    return assert_same_size(features, labels, name)

@@ -72,9 +72,12 @@ class SegmentationMeanIoU(keras.metrics.Metric):
 
     Accumulates a `num_classes x num_classes` confusion matrix over the
     labeled pixels of all batches; the result is the mean IoU over the
-    classes that occur (in labels or predictions) so far. Unlike
-    `keras.metrics.MeanIoU`, it takes logits or probabilities (argmax on
-    the last axis) and skips `ignore_index` pixels.
+    classes that occur (in labels or predictions) so far. It takes logits
+    or probabilities (argmax on the last axis) and skips `ignore_index`
+    pixels, as `keras.metrics.MeanIoU(ignore_class=..., sparse_y_pred=
+    False)` does, and unlike it also takes one sample weight per example
+    (spread over its pixels), as `fit` passes with sample or group
+    weights.
 
     Args:
         num_classes: int. Number of classes.

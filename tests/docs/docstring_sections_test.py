@@ -11,6 +11,7 @@ MODULES = (
     "keras_mtcrl.losses",
     "keras_mtcrl.models",
     "keras_mtcrl.training",
+    "keras_mtcrl.datasets.tfds_builders",
 )
 
 

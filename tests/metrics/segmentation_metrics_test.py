@@ -109,3 +109,23 @@ def test_metrics_inside_compiled_evaluate():
     results = model.evaluate(x, y, batch_size=1, verbose=0, return_dict=True)
     assert results["mean_iou"] == pytest.approx(0.5)
     assert results["pixel_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_why_not_keras_mean_iou():
+    # keras.metrics.MeanIoU(ignore_class=-1, sparse_y_pred=False) gives the
+    # same value on unweighted batches...
+    rng = np.random.default_rng(0)
+    true = rng.integers(-1, 4, (2, 5, 6)).astype("int32")
+    logits = rng.random((2, 5, 6, 4)).astype("float32")
+    ours = SegmentationMeanIoU(num_classes=4)
+    ours.update_state(true, logits)
+    theirs = keras.metrics.MeanIoU(4, ignore_class=-1, sparse_y_pred=False)
+    theirs.update_state(true, logits)
+    assert float(ours.result()) == pytest.approx(float(theirs.result()))
+    # ...but cannot take one weight per example (what `fit` passes with
+    # sample or group weights), which this metric spreads over the pixels.
+    weights = np.array([1.0, 0.0], "float32")
+    ours.update_state(true, logits, sample_weight=weights)
+    theirs = keras.metrics.MeanIoU(4, ignore_class=-1, sparse_y_pred=False)
+    with pytest.raises(Exception, match="[Ii]ncompatible shapes"):
+        theirs.update_state(true, logits, sample_weight=weights.astype(int))
