@@ -72,6 +72,7 @@ def check_numbers(columns, rows, expected_rows):
                 assert value > 0, (label, column, cell)
 
 
+@pytest.mark.slow  # over 40 s on 2 CPU cores
 def test_speed_quick(tmp_path):
     markdown = run_quick(tmp_path, "speed")
     assert "<!-- benchmarks:speed:begin -->" in markdown
@@ -86,6 +87,7 @@ def test_speed_quick(tmp_path):
             assert "—" not in rows[speed.FULL]
 
 
+@pytest.mark.slow  # over 40 s on 2 CPU cores
 def test_scaling_quick(tmp_path):
     markdown = run_quick(tmp_path, "scaling")
     tables = parse_tables(markdown)

@@ -4,6 +4,7 @@ import os
 import tempfile
 
 import keras
+import pytest
 
 from keras_mtcrl.testing import TestCase
 from keras_mtcrl.training import Trainer
@@ -24,6 +25,7 @@ def run(seed):
 
 
 class DeterminismTest(TestCase):
+    @pytest.mark.slow  # over 40 s on 2 CPU cores
     def test_same_seed_same_metrics_and_weights(self):
         first, first_weights = run(seed=3)
         second, second_weights = run(seed=3)

@@ -93,6 +93,7 @@ def resume(folder, epochs=3):
 class StaleResultsTest(TestCase):
     """Point 1: results and backups of another config are never reused."""
 
+    @pytest.mark.slow  # over 40 s on 2 CPU cores
     def test_finished_run_under_another_config_is_refused(self):
         logdir = tempfile.mkdtemp()
         Trainer(tiny_recipe(), logdir, "one", verbose=0).run()
@@ -232,6 +233,7 @@ class ConcurrentRunsTest(TestCase):
 class DivergenceTest(TestCase):
     """Point 5: an exploding loss is reported as diverged, not a result."""
 
+    @pytest.mark.slow  # over 40 s on 2 CPU cores
     def test_exploding_run_is_marked_diverged(self):
         logdir = tempfile.mkdtemp()
         summary = Trainer(

@@ -80,6 +80,7 @@ class LateBadLabelsTest(TestCase, parameterized.TestCase):
             ):
                 make_model(jit).fit(batches(x, y), epochs=1, verbose=0)
 
+    @pytest.mark.slow  # over 40 s on 2 CPU cores
     def test_bad_environment_ids(self):
         invariance = InvariancePenalty(num_environments=2, min_env_samples=1)
         for jit, bad, message in (
@@ -185,6 +186,7 @@ class ApiErrorsTest(TestCase):
             "units=num_classes", lambda: TaskHead("multiclass")
         )
 
+    @pytest.mark.slow  # over 40 s on 2 CPU cores
     def test_out_of_range_ids_give_a_short_message(self):
         invariance = InvariancePenalty(num_environments=2, min_env_samples=1)
         x, y = make_data(n=8, env=True)

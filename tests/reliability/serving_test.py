@@ -58,6 +58,7 @@ class ExportForServingTest(TestCase):
         for task in ("a", "b"):
             self.assertAllClose(outputs[task], expected[task], atol=1e-6)
 
+    @pytest.mark.slow  # over 40 s on 2 CPU cores
     def test_single_tensor_model_takes_inputs(self):
         model = MultiTaskModel(
             ExpertEncoder(2, 2),

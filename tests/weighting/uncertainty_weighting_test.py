@@ -59,6 +59,7 @@ class UncertaintyWeightingTest(TestCase):
         with pytest.raises(ValueError, match="initial_log_variance='x'"):
             UncertaintyWeighting(initial_log_variance="x")
 
+    @pytest.mark.slow  # over 40 s on 2 CPU cores
     def test_xla_matches_graph_mode(self):
         logs, after, xla_logs, xla_after, initial = fit_graph_and_xla(
             lambda: UncertaintyWeighting(), epochs=2
