@@ -281,6 +281,12 @@ SCENES = _dense_recipe(
             "normal_loss": "mse",
         },
         min_env_samples=8,
+        # Chosen by the worst-environment loss on the in-distribution
+        # validation split (seed 0, `keras-mtcrl train scenes --seeds 0
+        # --architectures mtcrl --invariance-weight W`): 0.422 at W=0, 0.435
+        # at 10, 0.661 at 100 (the library default, which costs 31 points
+        # of Δm in distribution on these dense heads).
+        invariance_weight=0.0,
         learning_rate=5e-3,
         epochs=8,
         batch_size=32,

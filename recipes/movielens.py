@@ -44,6 +44,12 @@ CONFIG = RecipeConfig(
     num_modules=4,
     invariance="grad_var",
     min_env_samples=16,
+    # Chosen by the worst-environment loss on the in-distribution
+    # validation split (seed 0, `keras-mtcrl train movielens --seeds 0
+    # --architectures mtcrl ...`): 1.537 at invariance weight 10, 1.561 at
+    # 100 (the library default), 1.621 at 0; sigmoid gates 1.711, no module
+    # normalisation 1.566.
+    invariance_weight=10.0,
     sparsity_weight=0.01,
     learning_rate=3e-3,
     epochs=4,
