@@ -28,7 +28,9 @@ IMAGE_KEY = "image"
 IGNORE_LABEL = -1
 DENSE_TASK_NAMES = ("segmentation", "depth", "normal")
 # Flipping an image left-right mirrors the x component of its normals.
-_FLIP_SIGN = {"normal": tf.constant([-1.0, 1.0, 1.0])}
+# (Plain numbers: an eager constant at import would initialise TensorFlow's
+# context before a user can configure a multi-worker strategy.)
+_FLIP_SIGN = {"normal": (-1.0, 1.0, 1.0)}
 
 
 def dense_task_specs(tasks, num_classes, available=DENSE_TASK_NAMES):
@@ -404,7 +406,7 @@ def flip_example(features, labels):
     for key in _dense_maps(labels):
         value = tf.reverse(labels[key], axis=[1])
         if key in _FLIP_SIGN:
-            value = value * _FLIP_SIGN[key]
+            value = value * tf.constant(_FLIP_SIGN[key], value.dtype)
         labels[key] = value
     return features, labels
 

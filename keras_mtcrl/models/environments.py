@@ -137,7 +137,11 @@ class LabelPairCounts(keras.layers.Layer):
         membership in one step share the codes (and, for regression, the
         one cross-replica mean).
         """
-        cached = getattr(self, "_codes_cache", None)
+        # One cache per replica: under a strategy every replica must make
+        # the same cross-replica calls, so none may reuse another's codes.
+        replica = id(tf.distribute.get_replica_context())
+        cache = self.__dict__.setdefault("_codes_cache", {})
+        cached = cache.get(replica)
         if cached is not None and cached[0] is labels:
             return cached[1]
         out = {}
@@ -147,7 +151,7 @@ class LabelPairCounts(keras.layers.Layer):
             valid = tf.cast(valid, "float32")
             out[task] = (tf.one_hot(code, radix) * valid[:, None], valid)
         # Holding `labels` keeps its id from being reused while cached.
-        self.__dict__["_codes_cache"] = (labels, out)
+        cache[replica] = (labels, out)
         return out
 
     def update(self, labels):

@@ -72,6 +72,13 @@ class MultiTaskBuilderMixin:
     #: Examples are converted in batches of this size, then unbatched.
     VIEW_BATCH = 256
 
+    def __init__(self, *, data_dir=None, config=None, version=None, **kwargs):
+        # Spelled out so that the builders' documented arguments are in
+        # their signature; everything goes to `tfds.core.DatasetBuilder`.
+        super().__init__(
+            data_dir=data_dir, config=config, version=version, **kwargs
+        )
+
     def download_and_prepare(
         self, *, download_dir=None, download_config=None, **kwargs
     ):
