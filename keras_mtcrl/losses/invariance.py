@@ -157,7 +157,9 @@ class InvariancePenalty(Penalty):
         model, forward = context.model, context.forward
         total = 0.0
         for task in model.task_names:
-            losses, valid = forward["per_sample"][task][:2]
+            losses, valid = forward.get(
+                "observed_per_sample", forward["per_sample"]
+            )[task][:2]
             membership = model.environment_membership(
                 task, context.labels, context.environment, self.environments,
                 valid,

@@ -69,6 +69,15 @@ class CausalMTLModel(MultiTaskModel):
             `InvariancePenalty()`.
         environment_key: str. Input key of the environment id. Defaults to
             `"env"`.
+        balanced_risk: float in [0, 1]. Share of the label-balanced
+            environment in the training risk: each task's per-sample loss
+            is weighted by `1 - s + s * prod_o P(y_t) P(y_o) / P(y_t, y_o)`
+            (running counts over the training batches, `o` the other
+            tasks), so at 1 the risk is that of data whose task labels are
+            independent. Only training is reweighted; the invariance
+            signal and `worst_env_loss` use the observed losses. Needs two
+            or more tasks with per-sample labels (no effect otherwise).
+            Defaults to `0.0`.
         input_shape: shape of one batch of inputs, or None. Given, the model
             is built at once (recommended: `.keras` files and keras-tuner
             checkpoints then restore weights reliably). Defaults to `None`.
@@ -108,8 +117,16 @@ class CausalMTLModel(MultiTaskModel):
         gate="hard_concrete",
         normalize_modules=True,
         penalties=(),
+        balanced_risk=0.0,
         **kwargs,
     ):
+        if not 0.0 <= float(balanced_risk) <= 1.0:
+            raise ValueError(
+                "`balanced_risk` must be in [0, 1] (0: the observed "
+                "training risk, 1: the label-balanced one). Received: "
+                f"balanced_risk={balanced_risk!r}"
+            )
+        self.balanced_risk = float(balanced_risk)
         num_modules = getattr(encoder, "num_modules", None)
         if not isinstance(num_modules, int) or num_modules < 1:
             raise ValueError(
@@ -208,9 +225,23 @@ class CausalMTLModel(MultiTaskModel):
 
     # ---- The forward pass ---------------------------------------------
     def forward(self, inputs, labels, sample_weight, training):
-        if training and self.can_derive_environments(labels):
+        derive = self.can_derive_environments(labels)
+        if training and derive:
             self.label_pairs.update(labels)
-        return super().forward(inputs, labels, sample_weight, training)
+        forward = super().forward(inputs, labels, sample_weight, training)
+        if not (training and derive and self.balanced_risk > 0.0):
+            return forward
+        # The task risk mixes the observed and the label-balanced
+        # environment (the invariance signal, taken inside `run_heads`,
+        # stays that of the plain per-sample losses).
+        per_sample = dict(forward["per_sample"])
+        for task, (loss, valid, mask, safe) in per_sample.items():
+            weight = self.balancing_weights(labels, task, missing=1.0)
+            weight = 1.0 - self.balanced_risk + self.balanced_risk * weight
+            weight = tf.cast(weight, loss.dtype)
+            per_sample[task] = (loss * weight, valid, mask, safe)
+        return {**forward, "observed_per_sample": forward["per_sample"],
+                "per_sample": per_sample}
 
     def run_heads(self, routed, labels, sample_weight, training):
         """Heads, plus each sample's gradient of its task loss with respect
@@ -325,18 +356,29 @@ class CausalMTLModel(MultiTaskModel):
         membership = self.label_pairs.membership(labels, task, mode)
         return membership * tf.cast(valid, "float32")[:, None]
 
-    def balancing_weights(self, labels):
-        """Per-sample `prod_s P(y_1) P(y_s) / P(y_1, y_s)` over the other
-        tasks `s` of the first task, `(batch,)` (for two tasks, the weight
-        that makes their labels independent), or None when it cannot be
-        derived from these labels."""
+    def balancing_weights(self, labels, task=None, missing=0.0):
+        """Per-sample `prod_s P(y_t) P(y_s) / P(y_t, y_s)` over the other
+        tasks `s` of `task`, `(batch,)`: for two tasks, the weight that
+        makes their labels independent. None when it cannot be derived from
+        these labels.
+
+        Args:
+            labels: dict task -> labels.
+            task: str or None (the first task).
+            missing: float. The factor of an other task `s` whose label (or
+                `task`'s own) the sample lacks. Defaults to `0.0`.
+        """
         if not self.can_derive_environments(labels):
             return None
         membership = self.label_pairs.membership(
-            labels, self.task_names[0], "balanced"
+            labels, task or self.task_names[0], "balanced"
         )
-        # Columns 1, 3, ...: the balanced weights against each other task.
-        return tf.stop_gradient(tf.reduce_prod(membership[:, 1::2], axis=-1))
+        # Columns 0, 2, ...: 1 where both labels are present; 1, 3, ...:
+        # the balanced weights against each other task.
+        weights = tf.where(
+            membership[:, 0::2] > 0, membership[:, 1::2], missing
+        )
+        return tf.stop_gradient(tf.reduce_prod(weights, axis=-1))
 
     def can_derive_environments(self, labels):
         """Whether environments can be derived from these labels: two or
@@ -365,7 +407,7 @@ class CausalMTLModel(MultiTaskModel):
         columns = self.worst_env_tracker.num_environments
         losses, memberships = [], []
         for task in self.task_names:
-            loss, valid = forward["per_sample"][task][:2]
+            loss, valid = observed_losses(forward)[task][:2]
             membership = self.selection_membership(
                 task, labels, forward["environment"], valid
             )
@@ -457,6 +499,7 @@ class CausalMTLModel(MultiTaskModel):
                 "graph_temperature": self.graph_temperature,
                 "gate": self.graph.gate,
                 "normalize_modules": self.graph.normalize_modules,
+                "balanced_risk": self.balanced_risk,
                 "penalties": [serialize(p) for p in self.extra_penalties],
                 "disentanglement": _serialize_or_none(self.disentanglement),
                 "sparsity": _serialize_or_none(self.sparsity),
@@ -479,6 +522,12 @@ class CausalMTLModel(MultiTaskModel):
             get_penalty(p, Penalty) for p in config.get("penalties", [])
         ]
         return cls(**config)
+
+
+def observed_losses(forward):
+    """Per-task `(loss, valid, mask, safe)` of the observed samples, before
+    any `balanced_risk` reweighting of the training risk."""
+    return forward.get("observed_per_sample", forward["per_sample"])
 
 
 def _default(value, cls):

@@ -146,6 +146,7 @@ def build_model(recipe, data, architecture, tasks=None):
             graph_temperature=config.graph_temperature,
             gate=config.gate,
             normalize_modules=config.normalize_modules,
+            balanced_risk=config.balanced_risk,
             input_shape=shape,
             environment_key=data.environment_key,
             **_penalties(config, data),

@@ -43,6 +43,8 @@ class RecipeConfig:
         graph_temperature: float.
         gate: str. `"hard_concrete"` or `"sigmoid"` graph gates.
         normalize_modules: bool. Unit-RMS modules before gating.
+        balanced_risk: float in [0, 1]. MT-CRL's task risk mixes the
+            observed and the label-balanced environment by this share.
         learning_rate: float.
         epochs: int.
         batch_size: int. Global batch size.
@@ -96,6 +98,7 @@ class RecipeConfig:
     graph_temperature: float = 1.0
     gate: str = "hard_concrete"
     normalize_modules: bool = True
+    balanced_risk: float = 0.0
     learning_rate: float = 1e-3
     epochs: int = 5
     batch_size: int = 128

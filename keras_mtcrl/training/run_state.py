@@ -1,5 +1,6 @@
 """What a run folder already holds, checked against the run's config."""
 
+import dataclasses
 import os
 import shutil
 
@@ -10,9 +11,33 @@ from keras_mtcrl.callbacks.run_fingerprint import RunMismatchError
 from keras_mtcrl.callbacks.run_fingerprint import check_fingerprint
 from keras_mtcrl.callbacks.run_fingerprint import normalise
 from keras_mtcrl.training import results as results_io
+from keras_mtcrl.training.recipe_config import RecipeConfig
 
 #: Config fields that only change how results are shown, not the numbers.
-_NOT_IN_FINGERPRINT = ("description", "primary_metrics")
+_NOT_IN_FINGERPRINT = ("description", "primary_metrics", "architectures")
+
+_OOD_PENALTY = (
+    "ood_groups", "ood_penalty_weight", "ood_warmup_steps", "ood_ramp_steps"
+)
+#: Config fields that only some architectures read: a run's fingerprint
+#: leaves out those its architecture ignores, so that changing an MT-CRL
+#: setting never invalidates a finished shared-bottom run. Every field not
+#: listed here is read by all architectures.
+ARCHITECTURE_FIELDS = {
+    "mtcrl": (
+        "disentanglement", "disentanglement_weight", "sparsity_weight",
+        "invariance", "invariance_weight", "invariance_environments",
+        "warmup_steps", "ramp_steps", "min_env_samples",
+        "graph_temperature", "gate", "normalize_modules", "balanced_risk",
+    ),
+    "reweight": ("ood_groups",),
+    "groupdro": ("ood_groups", "dro_step_size"),
+    "irm": _OOD_PENALTY,
+    "vrex": _OOD_PENALTY,
+    "fishr": _OOD_PENALTY,
+    "gmtl": ("gmtl_alpha",),
+}
+_SPECIFIC = frozenset(f for fields in ARCHITECTURE_FIELDS.values() for f in fields)
 OVERWRITE_HINT = (
     "pass --overwrite (Trainer(overwrite=True)) to delete that "
     "architecture's files and train it again, or use a new --logdir"
@@ -33,13 +58,39 @@ def run_fingerprint(config, architecture):
     >>> fingerprint["architecture"], fingerprint["epochs"]
     ('mtcrl', 5)
     """
+    own = ARCHITECTURE_FIELDS.get(architecture, ())
     values = {
         key: value
         for key, value in config.to_dict().items()
         if key not in _NOT_IN_FINGERPRINT
+        and (key not in _SPECIFIC or key in own)
     }
     values["architecture"] = architecture
     return normalise(values)
+
+
+def comparable(stored, current):
+    """`stored` (a fingerprint written by this or an older version) as
+    `current` would have been written then.
+
+    Fields `current` does not have (ones its architecture ignores, or that
+    are no longer fingerprinted) are dropped; fields added to
+    `RecipeConfig` since `stored` was written take their default, the
+    behaviour of the code that wrote it.
+    """
+    if not isinstance(stored, dict):
+        return stored
+    defaults = normalise(
+        {
+            field.name: field.default
+            for field in dataclasses.fields(RecipeConfig)
+            if field.default is not dataclasses.MISSING
+        }
+    )
+    return {
+        key: stored[key] if key in stored else defaults.get(key)
+        for key in current
+    }
 
 
 def backup_dirs(run_dir):
@@ -89,7 +140,10 @@ def _check(run_dir, done, fingerprint):
         stored = result.get("fingerprint") if isinstance(
             result, dict
         ) else None
-        check_fingerprint(stored, fingerprint, done, OVERWRITE_HINT)
+        check_fingerprint(
+            comparable(stored, fingerprint), fingerprint, done,
+            OVERWRITE_HINT,
+        )
     for folder in backup_dirs(run_dir):
         backup = AtomicBackupAndRestore(folder)
         if backup.committed_state() is None and not any(
@@ -97,5 +151,8 @@ def _check(run_dir, done, fingerprint):
         ):
             continue
         check_fingerprint(
-            backup.stored_fingerprint(), fingerprint, folder, OVERWRITE_HINT
+            comparable(backup.stored_fingerprint(), fingerprint),
+            fingerprint,
+            folder,
+            OVERWRITE_HINT,
         )

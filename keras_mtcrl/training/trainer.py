@@ -24,7 +24,7 @@ from keras_mtcrl.training.strategy import make_strategy
 from keras_mtcrl.training.validation import validate_data
 from keras_mtcrl.visualization.graph_heatmap import save_graph_heatmap
 
-EVAL_SPLITS = ("test", "test_shifted", "validation_shifted")
+EVAL_SPLITS = ("validation", "test", "test_shifted", "validation_shifted")
 
 
 class Trainer:
