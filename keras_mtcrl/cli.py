@@ -144,6 +144,11 @@ def build_parser():
                           help="excess NMI over chance that flags a pair")
     diagnose.add_argument("--data-arg", action="append", default=[],
                           type=_data_arg, metavar="KEY=VALUE")
+    diagnose.add_argument("--png", default=None, metavar="PATH",
+                          help="also draw the table as a heatmap PNG here")
+    diagnose.add_argument("--logdir", default=None,
+                          help="also write the heatmap to TensorBoard (image "
+                          "'label_dependence' in LOGDIR/diagnose)")
     _add_data_dir_flag(diagnose)
     return parser
 
@@ -320,6 +325,19 @@ def _diagnose(recipe, args):
         )
     else:
         print("No pair is flagged: labels look independent.")
+    if (args.png or args.logdir) and rows:
+        from keras_mtcrl.diagnostics import log_dependence_heatmap
+        from keras_mtcrl.diagnostics import save_dependence_heatmap
+
+        title = f"{config.name} ({args.split})"
+        if args.png:
+            save_dependence_heatmap(rows, args.png, title=title)
+            print(f"Heatmap: {args.png}")
+        if args.logdir:
+            log_dependence_heatmap(rows, args.logdir, title=title)
+            print(f"TensorBoard: tensorboard --logdir {args.logdir}")
+    elif args.png or args.logdir:
+        print("No heatmap: the recipe has a single task.")
     return 0
 
 

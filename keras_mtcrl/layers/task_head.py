@@ -115,13 +115,19 @@ class TaskHead(keras.layers.Layer):
         build_sublayer(self.output_layer, shape)
         self.built = True
 
-    def call(self, inputs, training=None):
+    def features(self, inputs, training=None):
+        """The input of the output layer: all of the head but its last
+        Dense layer and output activation (what Fishr's per-sample
+        gradients of that layer are built from)."""
         x = inputs
         if self.network is not None:
             x = self.network(x, training=training)
         for layer in self.hidden_layers:
             x = layer(x)
-        x = self.dropout_layer(x, training=training)
+        return self.dropout_layer(x, training=training)
+
+    def call(self, inputs, training=None):
+        x = self.features(inputs, training=training)
         return self.output_activation(self.output_layer(x))
 
     def compute_output_shape(self, input_shape):

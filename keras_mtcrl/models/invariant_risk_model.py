@@ -1,4 +1,4 @@
-"""IRMv1 and V-REx on a plain multi-task model (DomainBed style)."""
+"""IRMv1, V-REx and Fishr on a plain multi-task model (DomainBed style)."""
 
 import keras
 import tensorflow as tf
@@ -10,14 +10,14 @@ from keras_mtcrl.models.multi_task_model import MultiTaskModel
 from keras_mtcrl.models.multi_task_model import revive_layers
 from keras_mtcrl.models.reweighted_model import revive_groups
 
-METHODS = ("irmv1", "vrex")
+METHODS = ("irmv1", "vrex", "fishr")
 #: Environments with fewer samples in a global batch are left out.
 MIN_ENV_SAMPLES = 2
 
 
 @keras_mtcrl_export
 class InvariantRiskModel(MultiTaskModel):
-    """Multi-task model with an IRMv1 or V-REx penalty per task.
+    """Multi-task model with an IRMv1, V-REx or Fishr penalty per task.
 
     The invariance baselines of DomainBed on an ordinary multi-task model,
     with the whole task representation (the router's output for the task)
@@ -28,6 +28,17 @@ class InvariantRiskModel(MultiTaskModel):
       `w = 1`, `w` a dummy scalar multiplying the task's representation
       (per sample `<dl/dz, z>`).
     - `"vrex"` (Krueger et al., ICML 2021): `Var_e R_t^e`.
+    - `"fishr"` (Rame et al., ICML 2022): with `g_i` the gradient of
+      sample `i`'s loss with respect to the kernel and bias of the last
+      Dense layer of task `t`'s head (`TaskHead.output_layer`), `v_e` the
+      (biased) variance of `g_i` over environment `e`'s samples, element
+      by element, the penalty is `sum_d mean_e (v_e - mean_e' v_e')_d^2`.
+      The `g_i` are computed in closed form (`features_i (x) dl_i/dlogits_i`
+      for the kernel, `dl_i/dlogits_i` for the bias, summed over the
+      positions of a dense head) from one gradient of the logits, so the
+      heads must be `TaskHead`s. Unlike DomainBed's version, there is no
+      moving average of `v_e` across steps: the penalty is the global
+      batch's.
 
     The objective is `sum_t R_t + lambda(step) sum_t P_t`, logged as
     `loss_penalty`; `lambda` is 0 for `warmup_steps` optimizer steps,
@@ -44,7 +55,8 @@ class InvariantRiskModel(MultiTaskModel):
     Args:
         encoder: `keras.layers.Layer`. The shared network.
         heads: dict of task name to head layer.
-        method: str. `"irmv1"` or `"vrex"`. Defaults to `"vrex"`.
+        method: str. `"irmv1"`, `"vrex"` or `"fishr"`. Defaults to
+            `"vrex"`.
         weight: float. `lambda` after the ramp, >= 0. Defaults to `10.0`.
         warmup_steps: int. Steps with `lambda = 0`. Defaults to `0`.
         ramp_steps: int. Steps of the linear ramp. Defaults to `0`.
@@ -101,6 +113,8 @@ class InvariantRiskModel(MultiTaskModel):
                     f"`{name}` must be an int >= 0. Received: "
                     f"{name}={value!r}"
                 )
+        if method == "fishr":
+            _check_fishr_heads(self.heads)
         if isinstance(environments, int) and environments >= 1:
             self.environments = environments
         else:
@@ -136,6 +150,31 @@ class InvariantRiskModel(MultiTaskModel):
             grads[task] = probe.gradient(total, routed)
         return {**forward, "routed_grads": grads}
 
+    def run_heads(self, routed, labels, sample_weight, training):
+        if self.method != "fishr":
+            return super().run_heads(routed, labels, sample_weight, training)
+        # The heads run in two parts, so that one gradient of the logits
+        # gives every sample's gradient of the last layer (closed form).
+        predictions, per_sample, last_layer = {}, {}, {}
+        for task in self.task_names:
+            head = self.heads[task]
+            features = head.features(routed[task], training=training)
+            logits = tf.cast(head.output_layer(features), "float32")
+            with tf.GradientTape(watch_accessed_variables=False) as probe:
+                probe.watch(logits)
+                predictions[task] = head.output_activation(logits)
+                per_sample[task] = self._task_loss(
+                    task, labels[task], predictions[task], sample_weight
+                )
+                loss, valid, _, _ = per_sample[task]
+                total = tf.reduce_sum(loss * valid)
+            last_layer[task] = (features, probe.gradient(total, logits))
+        return {
+            "predictions": predictions,
+            "per_sample": per_sample,
+            "last_layer": last_layer,
+        }
+
     def weight_at(self, step):
         """`lambda` at optimizer step `step` (warm-up, then linear ramp)."""
         step = tf.cast(step, "float32") - float(self.warmup_steps)
@@ -166,6 +205,12 @@ class InvariantRiskModel(MultiTaskModel):
             ids, known, num_envs = self.environment_ids(
                 labels, environment, task
             )
+            if self.method == "fishr":
+                gradients = last_layer_sample_gradients(
+                    *forward["last_layer"][task]
+                )
+                total += fishr_penalty(ids, valid * known, gradients, num_envs)
+                continue
             if self.method == "irmv1":
                 routed = forward["routed"][task]
                 routed = tf.reshape(routed, (tf.shape(routed)[0], -1))
@@ -241,4 +286,99 @@ def environment_penalty(method, ids, valid, statistic, num_environments):
         value = (
             tf.reduce_sum(present * tf.square(means - center)) / num_present
         )
+    return tf.where(tf.reduce_sum(present) >= 2.0, value, 0.0)
+
+
+def _check_fishr_heads(heads):
+    for task, head in heads.items():
+        parts = ("features", "output_layer", "output_activation")
+        if not all(hasattr(head, part) for part in parts):
+            raise ValueError(
+                "Fishr needs the last Dense layer of every head: use "
+                "`keras_mtcrl.layers.TaskHead` heads. The head of task "
+                f"'{task}' is a {type(head).__name__}."
+            )
+
+
+def last_layer_sample_gradients(features, logit_grads):
+    """Per-sample gradients of a Dense layer's kernel and bias, in closed form.
+
+    For a Dense layer `logits = features @ kernel + bias` and a loss that is
+    a sum of per-sample losses `l_i`, sample `i`'s gradient is
+    `dl_i/dkernel = sum_p features_ip (x) dl_i/dlogits_ip` and
+    `dl_i/dbias = sum_p dl_i/dlogits_ip`, `p` over the positions of a dense
+    (per-pixel) output (one position otherwise). `dl_i/dlogits_i` is the
+    gradient of the summed loss with respect to the logits.
+
+    Args:
+        features: float `(batch, ..., C)`, the layer's input.
+        logit_grads: float `(batch, ..., U)`, the gradient of the summed
+            per-sample losses with respect to the layer's output.
+
+    Returns:
+        float32 `(batch, C * U + U)`: each row the sample's kernel gradient
+        (flattened in the kernel's row-major order) then its bias gradient.
+
+    Example:
+
+    >>> g = last_layer_sample_gradients(
+    ...     tf.constant([[1.0, 2.0]]), tf.constant([[3.0]]))
+    >>> g.numpy().tolist()
+    [[3.0, 6.0, 3.0]]
+    """
+    features = tf.cast(features, "float32")
+    logit_grads = tf.cast(logit_grads, "float32")
+    batch = tf.shape(features)[0]
+    features = tf.reshape(features, (batch, -1, features.shape[-1]))
+    logit_grads = tf.reshape(logit_grads, (batch, -1, logit_grads.shape[-1]))
+    kernel = tf.einsum("bpc,bpu->bcu", features, logit_grads)
+    bias = tf.reduce_sum(logit_grads, axis=1)
+    return tf.concat([tf.reshape(kernel, (batch, -1)), bias], axis=1)
+
+
+def fishr_penalty(ids, valid, gradients, num_environments):
+    """Fishr's penalty of one task from per-sample gradients of the batch.
+
+    With `v_e = mean_{i in e} (g_i - mean_{j in e} g_j)^2` (element-wise)
+    over the global batch, the penalty is
+    `sum_d mean_e (v_e - mean_e' v_e')_d^2` over the environments with at
+    least 2 samples (0 with fewer than two such environments). Counts,
+    sums and sums of squares are global-batch sums with local gradients
+    (`keras_mtcrl.losses.replica_stats`), so the value and its gradient are
+    the same on any number of replicas.
+
+    Args:
+        ids: int `(batch,)` environment ids; ids outside the range count
+            for nothing.
+        valid: float `(batch,)`, 1 for samples that count.
+        gradients: float `(batch, D)`, per-sample gradients.
+        num_environments: int.
+
+    Returns:
+        float32 scalar, differentiable in this replica's samples.
+
+    Example:
+
+    >>> float(fishr_penalty(
+    ...     tf.constant([0, 0, 1, 1]), tf.ones(4),
+    ...     tf.constant([[1.0], [3.0], [0.0], [0.0]]), 2))
+    0.25
+    """
+    gradients = tf.cast(gradients, "float32")
+    member = tf.one_hot(ids, num_environments) * valid[:, None]
+    counts, sums, squares = global_sum_local_gradient(
+        (
+            tf.reduce_sum(member, axis=0),
+            tf.matmul(member, gradients, transpose_a=True),
+            tf.matmul(member, tf.square(gradients), transpose_a=True),
+        )
+    )
+    present = tf.cast(counts >= MIN_ENV_SAMPLES, "float32")
+    num_present = tf.maximum(tf.reduce_sum(present), 1.0)
+    size = tf.maximum(counts, 1.0)[:, None]
+    means = sums / size
+    variances = tf.maximum(squares / size - tf.square(means), 0.0)
+    center = tf.reduce_sum(present[:, None] * variances, 0) / num_present
+    spread = tf.reduce_sum(tf.square(variances - center), axis=1)
+    value = tf.reduce_sum(present * spread) / num_present
     return tf.where(tf.reduce_sum(present) >= 2.0, value, 0.0)

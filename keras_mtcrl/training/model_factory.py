@@ -125,7 +125,7 @@ def build_model(recipe, data, architecture, tasks=None):
         data: `MultiTaskData` from `recipe.build_data`.
         architecture: str. `"mtcrl"`, `"shared_bottom"`, `"mmoe"`,
             `"single_task"`, or an OOD baseline (`"reweight"`,
-            `"groupdro"`, `"irm"`, `"vrex"`, `"gmtl"`; see
+            `"groupdro"`, `"irm"`, `"vrex"`, `"fishr"`, `"gmtl"`; see
             `RecipeConfig`).
         tasks: sequence of task names, or None for all (a single-task model
             is built with one name).
@@ -151,7 +151,7 @@ def build_model(recipe, data, architecture, tasks=None):
             environment_key=data.environment_key,
             **_penalties(config, data),
         )
-    if architecture in ("reweight", "groupdro", "irm", "vrex"):
+    if architecture in ("reweight", "groupdro", "irm", "vrex", "fishr"):
         return _ood_model(config, data, architecture, encoder, heads, shape)
     router = None
     if architecture == "mmoe":
@@ -171,7 +171,7 @@ def build_model(recipe, data, architecture, tasks=None):
 def _label_groups(config, data, heads, architecture):
     grouping = config.ood_groups
     if grouping == "auto":
-        invariance = architecture in ("irm", "vrex")
+        invariance = architecture in ("irm", "vrex", "fishr")
         grouping = (
             "environment" if invariance and data.num_environments else "labels"
         )
@@ -182,6 +182,10 @@ def _label_groups(config, data, heads, architecture):
         num_environments=data.num_environments or None,
         environment_key=data.environment_key,
     )
+
+
+#: The `InvariantRiskModel` method of each invariance architecture.
+_INVARIANCE_METHODS = {"irm": "irmv1", "vrex": "vrex", "fishr": "fishr"}
 
 
 def _ood_model(config, data, architecture, encoder, heads, shape):
@@ -200,7 +204,7 @@ def _ood_model(config, data, architecture, encoder, heads, shape):
     return InvariantRiskModel(
         encoder,
         heads,
-        method="irmv1" if architecture == "irm" else "vrex",
+        method=_INVARIANCE_METHODS[architecture],
         weight=config.ood_penalty_weight,
         warmup_steps=config.ood_warmup_steps,
         ramp_steps=config.ood_ramp_steps,

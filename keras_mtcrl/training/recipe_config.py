@@ -6,7 +6,7 @@ from typing import Callable
 ARCHITECTURES = ("mtcrl", "shared_bottom", "mmoe", "single_task")
 #: Out-of-distribution baselines on the shared bottom (opt-in: not in the
 #: default `architectures`).
-OOD_ARCHITECTURES = ("reweight", "groupdro", "irm", "vrex", "gmtl")
+OOD_ARCHITECTURES = ("reweight", "groupdro", "irm", "vrex", "fishr", "gmtl")
 OOD_GROUPINGS = ("auto", "labels", "environment")
 
 
@@ -27,9 +27,9 @@ class RecipeConfig:
             baselines `"shared_bottom"`, `"mmoe"`, `"single_task"`, and the
             out-of-distribution baselines on the shared bottom
             `"reweight"` (`ReweightedModel`), `"groupdro"`
-            (`GroupDROModel`), `"irm"`, `"vrex"` (`InvariantRiskModel`)
-            and `"gmtl"` (shared bottom evaluated through
-            `GMTLAdjuster`).
+            (`GroupDROModel`), `"irm"`, `"vrex"`, `"fishr"`
+            (`InvariantRiskModel`) and `"gmtl"` (shared bottom evaluated
+            through `GMTLAdjuster`).
         disentanglement: str. `"crosscorr"`, `"hsic"` or `"none"`.
         disentanglement_weight: float.
         sparsity_weight: float.
@@ -62,13 +62,15 @@ class RecipeConfig:
             0 or None turns the check off. Defaults to `1e4`.
         ood_groups: str. Groups of the OOD baselines: `"labels"` (task
             label crossed with the other tasks' labels; agreement groups
-            for IRM/V-REx), `"environment"` (the environment column), or
-            `"auto"`: labels for reweighting and GroupDRO, the column (when
-            the data has one) for IRM and V-REx.
+            for IRM/V-REx/Fishr), `"environment"` (the environment
+            column), or `"auto"`: labels for reweighting and GroupDRO, the
+            column (when the data has one) for IRM, V-REx and Fishr.
         dro_step_size: float. GroupDRO's `eta`.
-        ood_penalty_weight: float. IRM / V-REx weight after the ramp.
-        ood_warmup_steps: int. IRM / V-REx steps without the penalty.
-        ood_ramp_steps: int. IRM / V-REx steps of the linear ramp.
+        ood_penalty_weight: float. IRM / V-REx / Fishr weight after the
+            ramp.
+        ood_warmup_steps: int. IRM / V-REx / Fishr steps without the
+            penalty.
+        ood_ramp_steps: int. IRM / V-REx / Fishr steps of the linear ramp.
         gmtl_alpha: float. GMTL's strength (1 divides the prior out).
         model_args: dict. Options of the recipe's encoder, head, loss and
             metric builders (e.g. a backbone size), read by the recipe's

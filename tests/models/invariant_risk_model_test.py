@@ -105,7 +105,7 @@ class InvariantRiskModelTest(TestCase, parameterized.TestCase):
 
     def test_errors(self):
         with pytest.raises(ValueError, match="method"):
-            make_model("fishr")
+            make_model("irmv2")
         with pytest.raises(ValueError, match="groups"):
             make_model(environments=None)
         with pytest.raises(ValueError, match="ramp_steps"):

@@ -75,10 +75,10 @@ class OODBaselinesDistributedTest(TestCase, parameterized.TestCase):
             self.assertAllClose(w2, w1, atol=1e-5)
         return logs1
 
-    @parameterized.parameters("groupdro", "irmv1_env")
+    @parameterized.parameters("groupdro", "irmv1_env", "fishr_env")
     def test_two_replicas_match_one_device(self, name):
         logs = self.check(name)
-        if name.startswith("irm"):
+        if name.startswith(("irm", "fishr")):
             self.assertGreater(logs["loss_penalty"][-1], 0.0)
 
     @parameterized.parameters("reweight", "vrex_env", "irmv1_labels")

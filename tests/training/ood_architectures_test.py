@@ -33,6 +33,7 @@ class OODArchitecturesTest(TestCase):
             "groupdro": (GroupDROModel, "labels"),
             "irm": (InvariantRiskModel, "environment"),
             "vrex": (InvariantRiskModel, "environment"),
+            "fishr": (InvariantRiskModel, "environment"),
         }
         for architecture, (cls, grouping) in expected.items():
             model = build_model(recipe, data, architecture)
@@ -46,6 +47,10 @@ class OODArchitecturesTest(TestCase):
                 self.assertGreater(agree / counts.sum(), 0.8)
             else:
                 self.assertEqual(model.environments, data.num_environments)
+                self.assertEqual(
+                    model.method,
+                    {"irm": "irmv1"}.get(architecture, architecture),
+                )
         model = build_model(
             tiny_recipe(ood_groups="labels"), data, "vrex"
         )
