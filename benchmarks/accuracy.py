@@ -11,9 +11,10 @@ follows, with every reported metric.
 import os
 import time
 
-#: The default architectures plus the two out-of-distribution baselines
-#: that need no tuning beyond the recipe (label-balanced reweighting and
-#: group DRO of a shared-bottom model), on the recipes with labels.
+#: The default architectures plus the out-of-distribution baselines of a
+#: shared-bottom model (label-balanced reweighting, group DRO, IRMv1,
+#: V-REx, Fishr at the recipe's `ood_*` settings, and GMTL's
+#: prediction-time prior correction), on the recipes with labels.
 WITH_OOD = {
     "architectures": (
         "mtcrl",
@@ -22,6 +23,10 @@ WITH_OOD = {
         "single_task",
         "reweight",
         "groupdro",
+        "irm",
+        "vrex",
+        "fishr",
+        "gmtl",
     )
 }
 #: The synthetic recipe, left out of the second mean so that its large
