@@ -14,10 +14,15 @@ validation split taken as one batch, task `t`'s penalty (`grad_var` and
 
 A choice carries signal when it is well above `random`.
 
+`--recipe` takes a registered name or a recipe file (`my_recipe.py`, as
+`keras-mtcrl train` does), so the environments of your own data can be
+checked the same way; `--data-arg KEY=VALUE` sets one of its data
+builder's arguments.
+
 Usage:
 
     python -m benchmarks.environment_signal [--recipe synthetic]
-        [--task a] [--epochs 10] [--seed 0]
+        [--task a] [--epochs 10] [--seed 0] [--data-arg KEY=VALUE ...]
 """
 
 import argparse
@@ -26,11 +31,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_mtcrl.cli import _data_arg
 from keras_mtcrl.layers import TaskHead
 from keras_mtcrl.losses import InvariancePenalty
 from keras_mtcrl.models import CausalMTLModel
-from keras_mtcrl.training import get_recipe
 from keras_mtcrl.training.model_factory import input_shape_of
+from keras_mtcrl.training.recipe_files import resolve_recipe
 
 CHOICES = ("column", "balanced", "agreement", "label value", "random")
 
@@ -76,11 +82,26 @@ def memberships(model, labels, environment, task, valid, num_envs, seed):
     return out
 
 
-def measure(recipe_name="synthetic", task=None, epochs=10, seed=0):
-    """Returns choice -> {"grad_var": value, "vrex": value}."""
-    recipe = get_recipe(recipe_name)
-    config = recipe.config.replace(seed=seed)
-    recipe = recipe.with_config(seed=seed)
+def measure(
+    recipe_name="synthetic", task=None, epochs=10, seed=0, data_args=None
+):
+    """Returns `(task, choice -> {"grad_var": value, "vrex": value})`.
+
+    Args:
+        recipe_name: str. A registered recipe or a recipe file.
+        task: str or None. The task whose penalty is measured (the
+            first by default).
+        epochs: int. Epochs of ERM training.
+        seed: int.
+        data_args: dict or None. Entries that replace the recipe's
+            `data_args`.
+    """
+    recipe = resolve_recipe(recipe_name)
+    recipe = recipe.with_config(
+        seed=seed,
+        data_args={**recipe.config.data_args, **(data_args or {})},
+    )
+    config = recipe.config
     data = recipe.build_data(config)
     keras.utils.set_random_seed(seed)
     model = train_erm(recipe, data, epochs)
@@ -142,8 +163,12 @@ def main(argv=None):
     parser.add_argument("--task", default=None)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-arg", action="append", default=[],
+                        type=_data_arg, metavar="KEY=VALUE")
     args = parser.parse_args(argv)
-    task, results = measure(args.recipe, args.task, args.epochs, args.seed)
+    task, results = measure(
+        args.recipe, args.task, args.epochs, args.seed, dict(args.data_arg)
+    )
     print(
         f"Invariance penalty of task '{task}' on an ERM model of "
         f"'{args.recipe}' (seed {args.seed}, {args.epochs} epochs), "

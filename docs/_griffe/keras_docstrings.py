@@ -6,8 +6,10 @@ know: an unindented `Example:` line followed by doctest (`>>>`) lines, and
 lines render as nested block quotes and the call arguments as one
 paragraph. This rewrites, before parsing, each doctest run into a fenced
 `pycon` block, `Example:` into a bold title, and each `name: text` line of
-a `Call arguments:` block into a list item. The Python sources are not
-touched.
+a `Call arguments:` block into a list item. An `Args:` section that says
+its class takes none (`None. ...` or `None: ...`, kept so that every
+public class has the section) becomes a sentence, since griffe would read
+`None` as a parameter name. The Python sources are not touched.
 """
 
 import re
@@ -15,6 +17,7 @@ import re
 import griffe
 
 _ARGUMENT = re.compile(r"^(\s+)([\w*]+):\s")
+_NO_ARGUMENTS = re.compile(r"^None[.:]\s*")
 
 
 def rewrite(text):
@@ -39,6 +42,21 @@ def rewrite(text):
         if line in ("Example:", "Examples:"):
             out.append(f"**{line}**")
             index += 1
+            continue
+        if (
+            stripped == "Args:"
+            and index + 1 < len(lines)
+            and _NO_ARGUMENTS.match(lines[index + 1].strip())
+        ):
+            index += 1
+            words = [_NO_ARGUMENTS.sub("", lines[index].strip())]
+            index += 1
+            while index < len(lines) and lines[index].startswith(
+                indent + " "
+            ):
+                words.append(lines[index].strip())
+                index += 1
+            out.append(f"{indent}No arguments. " + " ".join(words).strip())
             continue
         if stripped == "Call arguments:":
             call_indent = None

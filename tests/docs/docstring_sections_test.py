@@ -7,11 +7,17 @@ import pytest
 
 MODULES = (
     "keras_mtcrl",
+    "keras_mtcrl.callbacks",
+    "keras_mtcrl.datasets.tfds_builders",
+    "keras_mtcrl.export",
+    "keras_mtcrl.gradients",
     "keras_mtcrl.layers",
     "keras_mtcrl.losses",
+    "keras_mtcrl.metrics",
     "keras_mtcrl.models",
     "keras_mtcrl.training",
-    "keras_mtcrl.datasets.tfds_builders",
+    "keras_mtcrl.tuning",
+    "keras_mtcrl.weighting",
 )
 
 
