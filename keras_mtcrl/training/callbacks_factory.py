@@ -77,6 +77,23 @@ def write_hparams(log_dir, config, architecture):
         hparams_api.hparams(hparams_of(config, architecture))
 
 
+def selection_monitor(has_graph):
+    """The validation quantity that picks the best epoch.
+
+    MT-CRL: `val_worst_env_loss` (task losses only, worst over the
+    supplied and label-balanced environments), the selection rule of
+    docs/choosing-weights.md; its `val_loss` carries the penalties, which
+    are off during the warm-up and would favour those epochs. Other
+    architectures: `val_loss`.
+
+    Example:
+
+    >>> selection_monitor(True), selection_monitor(False)
+    ('val_worst_env_loss', 'val_loss')
+    """
+    return "val_worst_env_loss" if has_graph else "val_loss"
+
+
 def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
     """Returns the callbacks of one architecture's training run.
 
@@ -85,8 +102,9 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
     at the first NaN/Inf term and names it), DivergenceGuard (when
     `config.divergence_factor` is set: stops when the loss explodes),
     ModelCheckpoint (the best
-    model by validation loss as `best.keras`), the graph image for MT-CRL,
-    the per-epoch shuffle, and EarlyStopping when the recipe asks for it.
+    model as `best.keras`), the graph image for MT-CRL, the per-epoch
+    shuffle, and EarlyStopping when the recipe asks for it. Both monitor
+    `selection_monitor(has_graph)`.
 
     Args:
         run_dir: str. Folder of this run.
@@ -112,7 +130,7 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
         keras.callbacks.TensorBoard(log_dir),
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "best.keras"),
-            monitor="val_loss",
+            monitor=selection_monitor(has_graph),
             save_best_only=True,
         ),
     ]
@@ -123,7 +141,7 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
     if config.early_stopping_patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss",
+                monitor=selection_monitor(has_graph),
                 patience=config.early_stopping_patience,
                 restore_best_weights=True,
             )
