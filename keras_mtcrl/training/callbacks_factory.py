@@ -131,6 +131,7 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "best.keras"),
             monitor=selection_monitor(has_graph),
+            mode="min",
             save_best_only=True,
         ),
     ]
@@ -142,6 +143,7 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=selection_monitor(has_graph),
+            mode="min",
                 patience=config.early_stopping_patience,
                 restore_best_weights=True,
             )

@@ -16,7 +16,7 @@ def monitors(has_graph):
         tempfile.mkdtemp(), config, has_graph, EpochShuffle(seed=0)
     )
     return {
-        type(c).__name__: c.monitor
+        type(c).__name__: (c.monitor, c.mode)
         for c in callbacks
         if isinstance(
             c, (keras.callbacks.ModelCheckpoint, keras.callbacks.EarlyStopping)
@@ -29,13 +29,17 @@ class RunCallbacksTest(TestCase):
         self.assertEqual(
             monitors(True),
             {
-                "ModelCheckpoint": "val_worst_env_loss",
-                "EarlyStopping": "val_worst_env_loss",
+                # Keras cannot tell the direction of a custom metric.
+                "ModelCheckpoint": ("val_worst_env_loss", "min"),
+                "EarlyStopping": ("val_worst_env_loss", "min"),
             },
         )
 
     def test_other_architectures_select_by_validation_loss(self):
         self.assertEqual(
             monitors(False),
-            {"ModelCheckpoint": "val_loss", "EarlyStopping": "val_loss"},
+            {
+                "ModelCheckpoint": ("val_loss", "min"),
+                "EarlyStopping": ("val_loss", "min"),
+            },
         )
