@@ -321,7 +321,9 @@ def _diagnose(recipe, args):
         pairs = ", ".join(f"{t} <- {g}" for t, g in flagged)
         print(
             f"Likely confounded: {pairs}. Compare shared_bottom with "
-            "reweight, groupdro, vrex and mtcrl on the shifted test."
+            "reweight, groupdro, vrex, fishr and mtcrl (with "
+            "--balanced-risk chosen on val_worst_env_loss) on the shifted "
+            "test."
         )
     else:
         print("No pair is flagged: labels look independent.")
