@@ -41,7 +41,11 @@ from keras_mtcrl.losses import DisentanglementPenalty
 from keras_mtcrl.losses import InvariancePenalty
 from keras_mtcrl.losses import SparsityPenalty
 from keras_mtcrl.models import CausalMTLModel
+from keras_mtcrl.models import GroupDROModel
+from keras_mtcrl.models import InvariantRiskModel
+from keras_mtcrl.models import LabelGroups
 from keras_mtcrl.models import MultiTaskModel
+from keras_mtcrl.models import ReweightedModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,9 +226,47 @@ FULL = "CausalMTLModel, all terms"
 MMOE = "MultiTaskModel (MMoE router)"
 VREX = "CausalMTLModel + P (vrex)"
 DETACHED = "CausalMTLModel + P (grad_var, detached)"
+def _ood(workload, architecture):
+    """A shared-bottom model trained by an out-of-distribution baseline,
+    at the trainer's defaults, with label groups counted on the data."""
+    x, y = make_data(workload)
+    heads = make_heads(workload)
+    groups = LabelGroups.from_dataset(
+        tf.data.Dataset.from_tensor_slices((x, y)), heads
+    )
+    common = dict(input_shape=(None,) + workload.input_shape)
+    encoder = make_encoder(workload)
+    if architecture == "reweight":
+        return ReweightedModel(encoder, heads, groups, **common)
+    if architecture == "groupdro":
+        return GroupDROModel(encoder, heads, groups, **common)
+    return InvariantRiskModel(
+        encoder,
+        heads,
+        method=architecture,
+        weight=100.0,
+        environments=groups,
+        **common,
+    )
+
+
+#: The out-of-distribution baselines (GMTL trains a plain shared bottom
+#: and only changes predictions, so its step is `SHARED`'s).
+OOD = {
+    f"shared-bottom + {name}": functools.partial(_ood, architecture=method)
+    for name, method in (
+        ("reweight", "reweight"),
+        ("GroupDRO", "groupdro"),
+        ("IRMv1", "irmv1"),
+        ("V-REx", "vrex"),
+        ("Fishr", "fishr"),
+    )
+}
 # Models outside the main table: the MMoE counterpart of LibMTL's MMoE,
-# and two probes that take the invariance penalty apart.
+# the OOD baselines (MLP only), and two probes that take the invariance
+# penalty apart.
 EXTRAS = {
+    **OOD,
     MMOE: _mmoe,
     VREX: lambda w: _causal(w, invariance=InvariancePenalty("vrex")),
     DETACHED: lambda w: _causal(
@@ -459,7 +501,9 @@ def plan(quick):
         ]
     every = list(VARIANTS) + list(EXTRAS)
     mlp, conv = Workload("mlp", 4, 8, 256), Workload("conv", 2, 4, 128)
-    conv_labels = [label for label in every if label != MMOE]
+    conv_labels = [
+        label for label in every if label != MMOE and label not in OOD
+    ]
     return [
         (mlp, False, every),
         (mlp, True, every),
@@ -484,7 +528,11 @@ def measure_all(quick):
 
 def _row_labels(by_mode):
     measured = set().union(*by_mode.values())
-    return [label for label in list(VARIANTS) + [MMOE] if label in measured]
+    return [
+        label
+        for label in list(VARIANTS) + [MMOE] + list(OOD)
+        if label in measured
+    ]
 
 
 def throughput_table(workload, by_mode):

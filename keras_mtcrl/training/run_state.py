@@ -37,7 +37,9 @@ ARCHITECTURE_FIELDS = {
     "fishr": _OOD_PENALTY,
     "gmtl": ("gmtl_alpha",),
 }
-_SPECIFIC = frozenset(f for fields in ARCHITECTURE_FIELDS.values() for f in fields)
+_SPECIFIC = frozenset(
+    field for fields in ARCHITECTURE_FIELDS.values() for field in fields
+)
 OVERWRITE_HINT = (
     "pass --overwrite (Trainer(overwrite=True)) to delete that "
     "architecture's files and train it again, or use a new --logdir"
