@@ -1,6 +1,6 @@
 """docs/examples/bring_your_own_data.py trains through all three inputs."""
 
-import importlib.util
+import os
 import pathlib
 import sys
 
@@ -21,15 +21,12 @@ TASK_METRICS = (
 )
 
 
+sys.path.insert(0, os.path.dirname(__file__))
+from example_files import load_example  # noqa: E402
+
+
 def _load_example():
-    name = "docs_bring_your_own_data"
-    spec = importlib.util.spec_from_file_location(
-        name, PATH / "bring_your_own_data.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("bring_your_own_data.py")
 
 
 def test_numpy_tf_data_and_tfds_inputs_train(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """docs/examples/choose_weights.py selects on val_worst_env_loss."""
 
-import importlib.util
 import math
+import os
 import pathlib
 import sys
 
@@ -9,18 +9,12 @@ import numpy as np
 
 from keras_mtcrl.datasets.confounded_synthetic import build_confounded_synthetic
 
-PATH = pathlib.Path(__file__).resolve().parents[2] / "docs" / "examples"
+sys.path.insert(0, os.path.dirname(__file__))
+from example_files import load_example  # noqa: E402
 
 
 def _load_example():
-    name = "docs_choose_weights"
-    spec = importlib.util.spec_from_file_location(
-        name, PATH / "choose_weights.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("choose_weights.py")
 
 
 def test_the_lowest_val_worst_env_loss_is_chosen(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """The code of docs/environments.md: docs/examples/define_environments.py
 and `python -m benchmarks.environment_signal`, which the guide explains."""
 
-import importlib.util
+import os
 import pathlib
 import sys
 
@@ -14,15 +14,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SMALL = {"num_train": 1000, "num_eval": 500}
 
 
+sys.path.insert(0, os.path.dirname(__file__))
+from example_files import load_example  # noqa: E402
+
+
 def _load_example():
-    name = "docs_define_environments"
-    spec = importlib.util.spec_from_file_location(
-        name, ROOT / "docs" / "examples" / "define_environments.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("define_environments.py")
 
 
 def test_every_choice_of_environments_trains(capsys):
