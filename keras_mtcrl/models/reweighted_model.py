@@ -40,6 +40,9 @@ class ReweightedModel(MultiTaskModel):
         heads: dict of task name to head layer.
         groups: `keras_mtcrl.models.LabelGroups`. The training counts.
         router: router layer or None (hard sharing). Defaults to `None`.
+        share: float in [0, 1]. Share of the reweighted risk: each weight
+            `w` becomes `1 - share + share * w`, so 1 is full reweighting
+            and 0 the observed risk. Defaults to `1.0`.
         input_shape: tuple, dict of tuples, or None. As in
             `MultiTaskModel`. Defaults to `None`.
         **kwargs: `MultiTaskModel` arguments (`environment_key`,
@@ -67,9 +70,21 @@ class ReweightedModel(MultiTaskModel):
     """
 
     def __init__(
-        self, encoder, heads, groups, router=None, input_shape=None, **kwargs
+        self,
+        encoder,
+        heads,
+        groups,
+        router=None,
+        input_shape=None,
+        share=1.0,
+        **kwargs,
     ):
+        if not 0.0 <= float(share) <= 1.0:
+            raise ValueError(
+                f"`share` must be in [0, 1]. Received: share={share!r}"
+            )
         super().__init__(encoder, heads, router=router, **kwargs)
+        self.share = float(share)
         self.groups = revive_groups(groups)
         self._input_shape_arg = input_shape
         if input_shape is not None:
@@ -81,9 +96,8 @@ class ReweightedModel(MultiTaskModel):
         for task in self.task_names:
             cells, valid = self.groups.cells(labels, environment, task)
             table = tf.constant(self.groups.balancing_weights(task))
-            weights[task] = tf.where(
-                valid > 0, tf.gather(table, cells), 1.0
-            )
+            full = tf.where(valid > 0, tf.gather(table, cells), 1.0)
+            weights[task] = 1.0 - self.share + self.share * full
         return weights
 
     def forward(self, inputs, labels, sample_weight, training):
@@ -99,6 +113,7 @@ class ReweightedModel(MultiTaskModel):
     def get_config(self):
         config = super().get_config()
         config["groups"] = self.groups.get_config()
+        config["share"] = self.share
         return config
 
     @classmethod

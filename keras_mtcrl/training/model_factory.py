@@ -193,7 +193,9 @@ def _ood_model(config, data, architecture, encoder, heads, shape):
     groups = _label_groups(config, data, heads, architecture)
     common = dict(input_shape=shape, environment_key=data.environment_key)
     if architecture == "reweight":
-        return ReweightedModel(encoder, heads, groups, **common)
+        return ReweightedModel(
+            encoder, heads, groups, share=config.reweight_share, **common
+        )
     if architecture == "groupdro":
         return GroupDROModel(
             encoder, heads, groups, step_size=config.dro_step_size, **common

@@ -66,6 +66,8 @@ class RecipeConfig:
             column), or `"auto"`: labels for reweighting and GroupDRO, the
             column (when the data has one) for IRM, V-REx and Fishr.
         dro_step_size: float. GroupDRO's `eta`.
+        reweight_share: float in [0, 1]. Share of the reweighted risk of
+            `reweight` (1: full label-balanced reweighting).
         ood_penalty_weight: float. IRM / V-REx / Fishr weight after the
             ramp.
         ood_warmup_steps: int. IRM / V-REx / Fishr steps without the
@@ -113,6 +115,7 @@ class RecipeConfig:
     model_args: dict = dataclasses.field(default_factory=dict)
     ood_groups: str = "auto"
     dro_step_size: float = 0.01
+    reweight_share: float = 1.0
     ood_penalty_weight: float = 100.0
     ood_warmup_steps: int = 100
     ood_ramp_steps: int = 100

@@ -30,7 +30,7 @@ ARCHITECTURE_FIELDS = {
         "warmup_steps", "ramp_steps", "min_env_samples",
         "graph_temperature", "gate", "normalize_modules", "balanced_risk",
     ),
-    "reweight": ("ood_groups",),
+    "reweight": ("ood_groups", "reweight_share"),
     "groupdro": ("ood_groups", "dro_step_size"),
     "irm": _OOD_PENALTY,
     "vrex": _OOD_PENALTY,

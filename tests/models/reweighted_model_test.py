@@ -11,10 +11,11 @@ from keras_mtcrl.testing import TestCase
 KINDS = {"a": ("binary", 1), "b": ("binary", 1)}
 
 
-def make_model(groups):
+def make_model(groups, share=1.0):
     heads = {"a": TaskHead("binary"), "b": TaskHead("binary")}
     return ReweightedModel(
-        keras.layers.Dense(4), heads, groups, input_shape=(None, 3)
+        keras.layers.Dense(4), heads, groups, input_shape=(None, 3),
+        share=share,
     )
 
 
@@ -55,6 +56,16 @@ class ReweightedModelTest(TestCase):
             weights, [1.0, self.groups.balancing_weights("a")[3]]
         )
 
+    def test_share_mixes_the_observed_and_reweighted_risk(self):
+        full = self.groups.balancing_weights("a")  # cells 0, 1, 2, 3
+        for share in (0.0, 0.25, 1.0):
+            weights = make_model(self.groups, share).sample_weights(
+                self.y, None
+            )["a"]
+            self.assertAllClose(weights, 1.0 - share + share * full)
+        with pytest.raises(ValueError, match="share"):
+            make_model(self.groups, share=2.0)
+
     def test_fits_and_saves(self):
         model = make_model(self.groups)
         model.compile()
@@ -62,6 +73,7 @@ class ReweightedModelTest(TestCase):
         self.assertTrue(np.isfinite(history.history["loss"]).all())
         revived = self.run_model_saving_test(model, self.x)
         self.assertAllClose(revived.groups.counts["a"], [[6, 2], [1, 3]])
+        self.assertEqual(revived.share, 1.0)
 
     def test_errors(self):
         with pytest.raises(ValueError, match="groups"):
