@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.losses.penalty import Penalty
 from keras_mtcrl.losses.penalty import check_int
+from keras_mtcrl.losses.per_sample import observed_losses
 from keras_mtcrl.losses.replica_stats import cross_replica_sum
 from keras_mtcrl.losses.replica_stats import global_sum_local_gradient
 
@@ -157,9 +158,7 @@ class InvariancePenalty(Penalty):
         model, forward = context.model, context.forward
         total = 0.0
         for task in model.task_names:
-            losses, valid = forward.get(
-                "observed_per_sample", forward["per_sample"]
-            )[task][:2]
+            losses, valid = observed_losses(forward)[task][:2]
             membership = model.environment_membership(
                 task, context.labels, context.environment, self.environments,
                 valid,

@@ -12,6 +12,8 @@ from keras_mtcrl.losses.invariance import InvariancePenalty
 from keras_mtcrl.losses.penalty import Penalty
 from keras_mtcrl.losses.penalty import PenaltyContext
 from keras_mtcrl.losses.penalty_utils import get_penalty
+from keras_mtcrl.losses.per_sample import observed_losses
+from keras_mtcrl.losses.per_sample import weighted_per_sample
 from keras_mtcrl.losses.sparsity import SparsityPenalty
 from keras_mtcrl.metrics.worst_environment_loss import WorstEnvironmentLoss
 from keras_mtcrl.models.config_errors import names_missing_fields
@@ -234,14 +236,13 @@ class CausalMTLModel(MultiTaskModel):
         # The task risk mixes the observed and the label-balanced
         # environment (the invariance signal, taken inside `run_heads`,
         # stays that of the plain per-sample losses).
-        per_sample = dict(forward["per_sample"])
-        for task, (loss, valid, mask, safe) in per_sample.items():
-            weight = self.balancing_weights(labels, task, missing=1.0)
-            weight = 1.0 - self.balanced_risk + self.balanced_risk * weight
-            weight = tf.cast(weight, loss.dtype)
-            per_sample[task] = (loss * weight, valid, mask, safe)
-        return {**forward, "observed_per_sample": forward["per_sample"],
-                "per_sample": per_sample}
+        share = self.balanced_risk
+        weights = {
+            task: 1.0 - share
+            + share * self.balancing_weights(labels, task, missing=1.0)
+            for task in self.task_names
+        }
+        return weighted_per_sample(forward, weights, keep_observed=True)
 
     def run_heads(self, routed, labels, sample_weight, training):
         """Heads, plus each sample's gradient of its task loss with respect
@@ -522,12 +523,6 @@ class CausalMTLModel(MultiTaskModel):
             get_penalty(p, Penalty) for p in config.get("penalties", [])
         ]
         return cls(**config)
-
-
-def observed_losses(forward):
-    """Per-task `(loss, valid, mask, safe)` of the observed samples, before
-    any `balanced_risk` reweighting of the training risk."""
-    return forward.get("observed_per_sample", forward["per_sample"])
 
 
 def _default(value, cls):

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
+from keras_mtcrl.losses.per_sample import weighted_per_sample
 from keras_mtcrl.losses.replica_stats import cross_replica_sum
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
 from keras_mtcrl.models.multi_task_model import revive_layers
@@ -102,13 +103,13 @@ class GroupDROModel(MultiTaskModel):
         forward = super().forward(inputs, labels, sample_weight, training)
         if not training:
             return forward
-        per_sample = dict(forward["per_sample"])
-        for task, (loss, valid, mask, safe) in per_sample.items():
-            weight = self._robust_weights(
+        weights = {
+            task: self._robust_weights(
                 task, loss, valid, labels, forward["environment"]
             )
-            per_sample[task] = (loss * weight, valid, mask, safe)
-        return {**forward, "per_sample": per_sample}
+            for task, (loss, valid, _, _) in forward["per_sample"].items()
+        }
+        return weighted_per_sample(forward, weights)
 
     def _robust_weights(self, task, loss, valid, labels, environment):
         """Updates `q_task`; returns per-sample weights of `sum_g q_g R_g`."""

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
+from keras_mtcrl.losses.per_sample import weighted_per_sample
 from keras_mtcrl.models.label_groups import LabelGroups
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
 from keras_mtcrl.models.multi_task_model import revive_layers
@@ -105,10 +106,7 @@ class ReweightedModel(MultiTaskModel):
         if not training:
             return forward
         weights = self.sample_weights(labels, forward["environment"])
-        per_sample = dict(forward["per_sample"])
-        for task, (loss, valid, mask, safe) in per_sample.items():
-            per_sample[task] = (loss * weights[task], valid, mask, safe)
-        return {**forward, "per_sample": per_sample}
+        return weighted_per_sample(forward, weights)
 
     def get_config(self):
         config = super().get_config()

@@ -143,7 +143,7 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=selection_monitor(has_graph),
-            mode="min",
+                mode="min",
                 patience=config.early_stopping_patience,
                 restore_best_weights=True,
             )
