@@ -16,6 +16,9 @@ from keras_mtcrl.models.label_groups import LabelGroups
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
 from keras_mtcrl.models.reweighted_model import ReweightedModel
 
+#: The `InvariantRiskModel` method of each invariance architecture.
+_INVARIANCE_METHODS = {"irm": "irmv1", "vrex": "vrex", "fishr": "fishr"}
+
 
 def input_shape_of(data):
     """Batch input shape (batch axis None) of a `MultiTaskData` train split."""
@@ -151,7 +154,7 @@ def build_model(recipe, data, architecture, tasks=None):
             environment_key=data.environment_key,
             **_penalties(config, data),
         )
-    if architecture in ("reweight", "groupdro", "irm", "vrex", "fishr"):
+    if architecture in ("reweight", "groupdro") + tuple(_INVARIANCE_METHODS):
         return _ood_model(config, data, architecture, encoder, heads, shape)
     router = None
     if architecture == "mmoe":
@@ -171,7 +174,7 @@ def build_model(recipe, data, architecture, tasks=None):
 def _label_groups(config, data, heads, architecture):
     grouping = config.ood_groups
     if grouping == "auto":
-        invariance = architecture in ("irm", "vrex", "fishr")
+        invariance = architecture in _INVARIANCE_METHODS
         grouping = (
             "environment" if invariance and data.num_environments else "labels"
         )
@@ -182,10 +185,6 @@ def _label_groups(config, data, heads, architecture):
         num_environments=data.num_environments or None,
         environment_key=data.environment_key,
     )
-
-
-#: The `InvariantRiskModel` method of each invariance architecture.
-_INVARIANCE_METHODS = {"irm": "irmv1", "vrex": "vrex", "fishr": "fishr"}
 
 
 def _ood_model(config, data, architecture, encoder, heads, shape):

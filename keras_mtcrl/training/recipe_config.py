@@ -141,6 +141,13 @@ class RecipeConfig:
                     f"`{field}` must be a positive int. Received: "
                     f"{field}={value!r}"
                 )
+        for field in ("balanced_risk", "reweight_share"):
+            value = getattr(self, field)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(
+                    f"`{field}` of recipe '{self.name}' must be in [0, 1]. "
+                    f"Received: {field}={value!r}"
+                )
 
     def replace(self, **changes):
         """Returns a copy with `changes` applied (unknown fields raise)."""

@@ -21,6 +21,10 @@ class RecipeConfigTest(TestCase):
             RecipeConfig(name="x", epochs=0)
         with pytest.raises(ValueError, match=r"architecture\(s\) \['mlp'\]"):
             RecipeConfig(name="x", architectures=("mlp",))
+        with pytest.raises(ValueError, match="balanced_risk=1.5"):
+            RecipeConfig(name="x", balanced_risk=1.5)
+        with pytest.raises(ValueError, match="reweight_share=-0.1"):
+            RecipeConfig(name="x", reweight_share=-0.1)
 
     def test_builtin_recipes_are_registered(self):
         names = list_recipes()
