@@ -226,9 +226,13 @@ FULL = "CausalMTLModel, all terms"
 MMOE = "MultiTaskModel (MMoE router)"
 VREX = "CausalMTLModel + P (vrex)"
 DETACHED = "CausalMTLModel + P (grad_var, detached)"
+
+
 def _ood(workload, architecture):
-    """A shared-bottom model trained by an out-of-distribution baseline,
-    at the trainer's defaults, with label groups counted on the data."""
+    """A shared-bottom model trained by an out-of-distribution baseline
+    (penalty weight 100 as the trainer's default, no warm-up, so that
+    every timed step carries the penalty), with label groups counted on
+    the data."""
     x, y = make_data(workload)
     heads = make_heads(workload)
     groups = LabelGroups.from_dataset(
