@@ -276,17 +276,29 @@ def environment_penalty(method, ids, valid, statistic, num_environments):
             ),
         )
     )
-    present = tf.cast(counts >= MIN_ENV_SAMPLES, "float32")
-    num_present = tf.maximum(tf.reduce_sum(present), 1.0)
+    present, num_present = _present_environments(counts)
     means = sums / tf.maximum(counts, 1.0)
     if method == "irmv1":
         value = tf.reduce_sum(present * tf.square(means)) / num_present
     else:
-        center = tf.reduce_sum(present * means) / num_present
-        value = (
-            tf.reduce_sum(present * tf.square(means - center)) / num_present
-        )
+        value = _variance_across(means, present, num_present)
     return tf.where(tf.reduce_sum(present) >= 2.0, value, 0.0)
+
+
+def _present_environments(counts):
+    """1 for the environments with enough samples in the global batch,
+    and their number (at least 1, a safe divisor)."""
+    present = tf.cast(counts >= MIN_ENV_SAMPLES, "float32")
+    return present, tf.maximum(tf.reduce_sum(present), 1.0)
+
+
+def _variance_across(values, present, num_present):
+    """Variance over the present environments of per-environment values,
+    `(E,)` or `(E, D)` (then summed over `D`)."""
+    values = tf.reshape(values, (tf.shape(values)[0], -1))
+    center = tf.reduce_sum(present[:, None] * values, 0) / num_present
+    spread = tf.reduce_sum(tf.square(values - center), axis=1)
+    return tf.reduce_sum(present * spread) / num_present
 
 
 def _check_fishr_heads(heads):
@@ -373,12 +385,9 @@ def fishr_penalty(ids, valid, gradients, num_environments):
             tf.matmul(member, tf.square(gradients), transpose_a=True),
         )
     )
-    present = tf.cast(counts >= MIN_ENV_SAMPLES, "float32")
-    num_present = tf.maximum(tf.reduce_sum(present), 1.0)
+    present, num_present = _present_environments(counts)
     size = tf.maximum(counts, 1.0)[:, None]
     means = sums / size
     variances = tf.maximum(squares / size - tf.square(means), 0.0)
-    center = tf.reduce_sum(present[:, None] * variances, 0) / num_present
-    spread = tf.reduce_sum(tf.square(variances - center), axis=1)
-    value = tf.reduce_sum(present * spread) / num_present
+    value = _variance_across(variances, present, num_present)
     return tf.where(tf.reduce_sum(present) >= 2.0, value, 0.0)
