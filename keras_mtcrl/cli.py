@@ -225,7 +225,12 @@ def main(argv=None):
     changes["model_args"] = {
         **recipe.config.model_args, **dict(args.model_arg)
     }
-    recipe = recipe.with_config(**changes)
+    try:
+        recipe = recipe.with_config(**changes)
+    except ValueError as error:
+        # A flag value the recipe config refuses: the message names it.
+        print(f"keras-mtcrl: {error}", file=sys.stderr)
+        return 2
     trainer = Trainer(
         recipe,
         logdir=args.logdir,

@@ -71,6 +71,14 @@ class CliTest(TestCase):
         self.assertIn("Likely confounded: left <- right, right <- left.",
                       out.getvalue())
 
+    def test_bad_config_value_is_one_line_naming_the_field(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = cli.main(["train", "synthetic", "--balanced-risk", "2"])
+        self.assertEqual(code, 2)
+        self.assertIn("balanced_risk=2.0", err.getvalue())
+        self.assertNotIn("Traceback", err.getvalue())
+
     def test_ood_flags_map_onto_config_fields(self):
         args = cli.build_parser().parse_args(
             ["train", "synthetic", "--architectures", "reweight,gmtl",
