@@ -15,7 +15,8 @@ CONFIG = RecipeConfig(
     name="synthetic",
     description=(
         "Two binary tasks whose labels agree 90% in training and 10% in "
-        "the shifted test: a label-confounding shortcut (seconds on a CPU)."
+        "the shifted test: a label-confounding shortcut (about a minute "
+        "per architecture on 2 CPU cores)."
     ),
     data_args={"num_train": 4000, "num_eval": 2000},
     num_modules=4,
