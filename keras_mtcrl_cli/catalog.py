@@ -53,7 +53,8 @@ BUILTIN_RECIPES = {
     ),
     "synthetic": (
         "Two binary tasks whose labels agree 90% in training and 10% in the "
-        "shifted test: a label-confounding shortcut (seconds on a CPU)."
+        "shifted test: a label-confounding shortcut (about a minute per "
+        "architecture on 2 CPU cores)."
     ),
     "taskonomy": (
         "Taskonomy (your copy via --data-dir): segmentation, depth, "
