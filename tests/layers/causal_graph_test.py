@@ -59,6 +59,25 @@ class CausalGraphTest(TestCase):
         self.assertAllClose(graph.open_probability()[0, 0], expected)
         self.assertAllClose(np.mean(middle > 0), expected, atol=0.03)
 
+    def test_training_gates_each_task_s_channel_groups(self):
+        # Feature maps, two tasks, modules two channels wide: task t's
+        # channels of module k are the sample's input times its gate
+        # (batch, t, k), the draw `sample_gates` makes at the same step.
+        graph = CausalGraph(
+            ["a", "b"], num_modules=3, normalize_modules=False, seed=3
+        )
+        z = np.random.default_rng(0).normal(size=(4, 2, 2, 6))
+        z = z.astype("float32")
+        graph.build(z.shape)
+        graph.logits.assign(np.array([[0.0, 1.0, -1.0], [2.0, 0.0, 0.5]]))
+        gates = np.asarray(graph.sample_gates(4))
+        graph.noise_step.assign(0.0)
+        out = graph(z, training=True)
+        expected = z[:, None] * np.repeat(gates, 2, axis=-1)[:, :, None, None]
+        self.assertAllClose(out["a"], expected[:, 0])
+        self.assertAllClose(out["b"], expected[:, 1])
+        self.assertEqual(float(graph.noise_step.numpy()), 1.0)
+
     def test_normalized_modules_carry_no_scale(self):
         graph = CausalGraph(["a"], num_modules=2)
         z = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
