@@ -210,7 +210,6 @@ class CausalGraph(keras.layers.Layer):
 
     def call(self, modules, training=None):
         modules = self.prepare(modules)
-        rank = len(modules.shape)
         if training and self.gate == "hard_concrete":
             return self._gate_per_sample(modules)
         channel_gates = ops.repeat(self.gates(), self.module_width, axis=1)
