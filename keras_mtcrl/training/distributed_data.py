@@ -6,12 +6,16 @@ import tensorflow as tf
 def shard_and_batch(dataset, global_batch_size, input_context):
     """One input pipeline's share of `dataset`, batched per replica.
 
-    Sample `i` of `dataset` goes to pipeline `i % num_input_pipelines`,
-    and each pipeline batches `global_batch_size / num_replicas_in_sync`
-    samples. The replicas' batches of step `s` then hold exactly samples
-    `s * B ... (s + 1) * B - 1` of `dataset`: the global batch one device
-    would see, whatever the number of workers and of replicas per
-    worker, so losses and weights agree with a single-device run.
+    Each global batch of `B` samples is cut into contiguous blocks of
+    `b = B / num_replicas_in_sync`: pipeline `p` (worker `p`) keeps the
+    blocks of its replicas, `p * L ... (p + 1) * L - 1` (`L` replicas per
+    worker), and yields them as per-replica batches. Replica `r` of step
+    `s` then holds samples `s * B + r * b ... s * B + (r + 1) * b - 1`:
+    the global batch one device would see, in the same order, whatever
+    the number of workers and of replicas per worker, so losses and
+    weights agree with a single-device run (per-sample gate noise, see
+    `CausalGraph.sample_gates`, is indexed by that position). A last,
+    partial global batch leaves later replicas fewer samples (or none).
 
     Args:
         dataset: unbatched `tf.data.Dataset`, in the same order on every
@@ -29,7 +33,7 @@ def shard_and_batch(dataset, global_batch_size, input_context):
     ...     num_replicas_in_sync=2)
     >>> ds = shard_and_batch(tf.data.Dataset.range(8), 4, context)
     >>> [b.tolist() for b in ds.as_numpy_iterator()]
-    [[1, 3], [5, 7]]
+    [[2, 3], [6, 7]]
     """
     replicas = input_context.num_replicas_in_sync
     if global_batch_size % replicas:
@@ -41,13 +45,24 @@ def shard_and_batch(dataset, global_batch_size, input_context):
     per_replica = input_context.get_per_replica_batch_size(global_batch_size)
     pipelines = input_context.num_input_pipelines
     if pipelines > 1:
-        dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
+        local = per_replica * (replicas // pipelines)
+        start = input_context.input_pipeline_id * local
+        dataset = (
+            dataset.batch(global_batch_size)
+            .map(lambda *element: _slice(element, start, start + local))
+            .unbatch()
+        )
     options = tf.data.Options()
     # Sharded by hand above.
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.OFF
     )
     return dataset.batch(per_replica).prefetch(2).with_options(options)
+
+
+def _slice(element, start, stop):
+    cut = tf.nest.map_structure(lambda t: t[start:stop], element)
+    return cut[0] if len(cut) == 1 else cut
 
 
 def distribute(strategy, dataset, global_batch_size):

@@ -50,7 +50,8 @@ class DistributedLoop:
     Keras' TensorBoard callback) by the chief only.
 
     At each epoch end every worker saves a `tf.train.Checkpoint` of the
-    model, the optimizer and the epoch counter (saving runs collective
+    model's variables (non-trainable ones included), the optimizer's and
+    the epoch counter (saving runs collective
     operations): the chief to `checkpoint_dir`, the others to temporary
     folders. `fit` restores the latest checkpoint of `checkpoint_dir` on
     every worker and continues after its epoch. When a peer worker dies,
@@ -122,8 +123,15 @@ class DistributedLoop:
             # Epochs finished; restored with the checkpoint.
             self.epochs_done = tf.Variable(0, dtype="int64", trainable=False)
             model.optimizer.build(model.trainable_variables)
+        # Variable lists, not the model object: tf.train.Checkpoint does
+        # not see a Keras 3 model's nested layers (only the optimizer's
+        # copies of the trainable variables would be saved, not label
+        # counts or other non-trainable state). Positions, not names:
+        # layer names depend on what the process built before.
         self.checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=model.optimizer, epochs_done=self.epochs_done
+            model_variables=list(model.weights),
+            optimizer_variables=list(model.optimizer.variables),
+            epochs_done=self.epochs_done,
         )
         self._train_fn = tf.function(self._train_batch)
         self._test_fn = tf.function(self._test_batch)
@@ -221,13 +229,18 @@ class DistributedLoop:
         callbacks.on_train_begin()
         try:
             for epoch in range(start, epochs):
-                logs = self._epoch(
-                    epoch, train_batches, validation_batches, callbacks
+                # Callbacks may read metrics too: all of it is guarded.
+                logs = self._guarded(
+                    self._epoch,
+                    epoch,
+                    train_batches,
+                    validation_batches,
+                    callbacks,
                 )
                 self.epochs_done.assign(epoch + 1)
                 if manager is not None:
                     self._guarded(self._save, manager)
-                callbacks.on_epoch_end(epoch, logs)
+                self._guarded(callbacks.on_epoch_end, epoch, logs)
                 self._report(epoch, epochs, logs)
                 history["epoch"].append(epoch)
                 for name, value in logs.items():
@@ -237,7 +250,7 @@ class DistributedLoop:
         finally:
             if manager is not None:
                 worker_role.remove_writer_dir(write_dir, self.checkpoint_dir)
-        callbacks.on_train_end()
+        self._guarded(callbacks.on_train_end)
         return history
 
     def _callbacks(self, callbacks):
@@ -264,14 +277,12 @@ class DistributedLoop:
     def _epoch(self, epoch, train_batches, validation_batches, callbacks):
         began = time.monotonic()
         callbacks.on_epoch_begin(epoch)
-        steps = self._guarded(self._run_epoch, self._train_fn, train_batches)
+        steps = self._run_epoch(self._train_fn, train_batches)
         callbacks.on_train_batch_end(max(steps - 1, 0))
-        logs = self._guarded(self._logs)
+        logs = self._logs()
         if validation_batches is not None:
-            self._guarded(self._run_epoch, self._test_fn, validation_batches)
-            logs.update(
-                {f"val_{k}": v for k, v in self._guarded(self._logs).items()}
-            )
+            self._run_epoch(self._test_fn, validation_batches)
+            logs.update({f"val_{k}": v for k, v in self._logs().items()})
         logs["seconds"] = time.monotonic() - began
         self._write_tensorboard(epoch, logs)
         return logs
@@ -286,13 +297,15 @@ class DistributedLoop:
         Returns:
             dict of metric name to float.
         """
+        return self._guarded(self._evaluate, dataset, batch_size)
+
+    def _evaluate(self, dataset, batch_size):
         batches = distribute(self.strategy, dataset, batch_size)
-        guard = self._callbacks(())
-        self._guarded(self._run_epoch, self._test_fn, batches)
-        for callback in guard:
+        self._run_epoch(self._test_fn, batches)
+        for callback in self._callbacks(()):
             if isinstance(callback, batch_audit.BatchAuditGuard):
                 callback.on_test_batch_end(0)
-        return self._guarded(self._logs)
+        return self._logs()
 
     def _guarded(self, function, *args):
         """Calls `function`; a failed collective becomes `WorkerLostError`."""
