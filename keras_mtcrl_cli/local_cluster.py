@@ -83,9 +83,10 @@ def worker_command(argv):
 
 
 def _pump(process, prefix, stream):
-    for line in process.stdout:
-        stream.write(prefix + line)
-        stream.flush()
+    with process.stdout:
+        for line in process.stdout:
+            stream.write(prefix + line)
+            stream.flush()
 
 
 def launch(argv, workers=2, grace=DEFAULT_GRACE, stream=None):
@@ -124,6 +125,8 @@ def launch(argv, workers=2, grace=DEFAULT_GRACE, stream=None):
     code = _wait(processes, grace)
     for pump in pumps:
         pump.join()
+    for process in processes:
+        process.wait()
     return code
 
 
