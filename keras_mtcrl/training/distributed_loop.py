@@ -95,10 +95,10 @@ class DistributedLoop:
     >>> data = tf.data.Dataset.from_tensor_slices((x, {"a": np.ones(8)}))
     >>> loop = DistributedLoop(model, strategy, verbose=0)
     >>> history = loop.fit(data, batch_size=4, epochs=2)
-    >>> history["epoch"], sorted(history["logs"])[:2]
-    ([0, 1], ['a_accuracy', 'loss'])
-    >>> sorted(loop.evaluate(data, batch_size=4))[:2]
-    ['a_accuracy', 'loss']
+    >>> history["epoch"], "loss" in history["logs"]
+    ([0, 1], True)
+    >>> "a_accuracy" in loop.evaluate(data, batch_size=4)
+    True
     """
 
     def __init__(
