@@ -103,6 +103,12 @@ def build_parser():
     train.add_argument("--seeds", default=None,
                        type=lambda t: [int(s) for s in t.split(",") if s],
                        help="comma-separated seeds; results are mean ± std")
+    train.add_argument("--worker-timeout", type=float, default=None,
+                       metavar="SECONDS",
+                       help="--strategy multiworker: a worker stops with an "
+                       "error when an exchange with the others takes longer "
+                       "(a lost peer) instead of waiting forever (default: "
+                       "no limit)")
     _add_data_dir_flag(train)
     train.add_argument("--from-tuning", default=None, metavar="BEST_JSON",
                        help="start from the hyperparameters of a tuning "
@@ -192,6 +198,7 @@ def main(argv=None):
     from keras_mtcrl.training import Trainer
     from keras_mtcrl.training import get_recipe
     from keras_mtcrl.training import list_recipes
+    from keras_mtcrl.training.distributed_loop import WorkerLostError
     from keras_mtcrl.training.recipe_files import resolve_recipe
     from keras_mtcrl_cli.catalog import format_listing
 
@@ -231,21 +238,37 @@ def main(argv=None):
         # A flag value the recipe config refuses: the message names it.
         print(f"keras-mtcrl: {error}", file=sys.stderr)
         return 2
+    strategy = args.strategy
+    if strategy == "multiworker":
+        from keras_mtcrl.training import make_strategy
+
+        strategy = make_strategy(strategy, timeout_seconds=args.worker_timeout)
     trainer = Trainer(
         recipe,
         logdir=args.logdir,
-        strategy=args.strategy,
+        strategy=strategy,
         verbose=0 if args.quiet else "auto",
         headers=True,
         overwrite=args.overwrite,
     )
     try:
-        print(Trainer.describe(trainer.run(seeds=args.seeds)))
+        summary = trainer.run(seeds=args.seeds)
+        if trainer.chief:
+            print(Trainer.describe(summary))
+        else:
+            print("Done; the chief worker wrote the results.")
     except _refusals() as error:
         # Missing dataset files, files of another config, a locked or
         # damaged run folder: the message says what to do.
         print(f"keras-mtcrl: {error}", file=sys.stderr)
         return 2
+    except WorkerLostError as error:
+        print(f"keras-mtcrl: {error}", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        # Threads of the aborted collectives can keep the interpreter from
+        # exiting: leave at once.
+        os._exit(3)
     return 0
 
 

@@ -13,7 +13,8 @@ _LIGHT = ("-h", "--help", "--version", "list")
 def main(argv=None):
     """Runs `keras-mtcrl` with `argv` and returns the exit code.
 
-    `--help`, `--version` and `list` answer from the standard library;
+    `--help`, `--version` and `list` answer from the standard library,
+    and `launch` starts local workers (`keras_mtcrl_cli.local_cluster`);
     other commands import `keras_mtcrl.cli` (and so TensorFlow) after
     `quiet_tensorflow`. Without TensorFlow installed, the error names the
     extra to install and the exit code is 1.
@@ -32,6 +33,10 @@ def main(argv=None):
             parser.parse_args(argv)  # `list --help`, or unknown arguments.
             print(listing())
             return 0
+    if argv[0] == "launch":
+        from keras_mtcrl_cli import local_cluster
+
+        return local_cluster.main(argv[1:])
     quiet_tensorflow()
     try:
         from keras_mtcrl import cli

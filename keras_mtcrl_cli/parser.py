@@ -14,6 +14,7 @@ COMMANDS = {
     "train": "train a recipe (a registered name or a recipe file)",
     "tune": "search a recipe's hyperparameters",
     "diagnose": "label dependence between tasks (shortcut check)",
+    "launch": "run a command as N local workers with TF_CONFIG (testing)",
 }
 
 

@@ -140,12 +140,30 @@ def run_callbacks(run_dir, config, has_graph, epoch_shuffle, fingerprint=None):
     if has_graph:
         callbacks.append(CausalGraphImage(log_dir))
     if config.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=selection_monitor(has_graph),
-                mode="min",
-                patience=config.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
+        callbacks.append(early_stopping(config, has_graph))
     return callbacks
+
+
+def early_stopping(config, has_graph):
+    """The recipe's `EarlyStopping` on `selection_monitor(has_graph)`.
+
+    Args:
+        config: `RecipeConfig` with `early_stopping_patience` set.
+        has_graph: bool. Whether the model has a causal graph.
+
+    Returns:
+        `keras.callbacks.EarlyStopping` restoring the best weights.
+
+    Example:
+
+    >>> from keras_mtcrl.training.recipe_config import RecipeConfig
+    >>> config = RecipeConfig(name="demo", early_stopping_patience=3)
+    >>> early_stopping(config, True).monitor
+    'val_worst_env_loss'
+    """
+    return keras.callbacks.EarlyStopping(
+        monitor=selection_monitor(has_graph),
+        mode="min",
+        patience=config.early_stopping_patience,
+        restore_best_weights=True,
+    )

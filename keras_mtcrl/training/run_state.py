@@ -95,11 +95,14 @@ def comparable(stored, current):
     }
 
 
-def backup_dirs(run_dir):
-    """The backup folders under `run_dir` (one per single-task group)."""
+def backup_dirs(run_dir, name="backup"):
+    """The backup folders under `run_dir` (one per single-task group).
+
+    `name="checkpoints"` finds the `DistributedLoop`'s folders instead.
+    """
     found = []
     for folder, names, _ in os.walk(run_dir):
-        if os.path.basename(folder) == "backup":
+        if os.path.basename(folder) == name:
             found.append(folder)
             names[:] = []
         elif "tensorboard" in names:
@@ -146,6 +149,15 @@ def _check(run_dir, done, fingerprint):
             comparable(stored, fingerprint), fingerprint, done,
             OVERWRITE_HINT,
         )
+    for folder in backup_dirs(run_dir, "checkpoints"):
+        if os.path.exists(os.path.join(folder, "checkpoint")):
+            check_fingerprint(
+                comparable(_json_or_none(folder, "fingerprint.json"),
+                           fingerprint),
+                fingerprint,
+                folder,
+                OVERWRITE_HINT,
+            )
     for folder in backup_dirs(run_dir):
         backup = AtomicBackupAndRestore(folder)
         if backup.committed_state() is None and not any(
@@ -158,3 +170,10 @@ def _check(run_dir, done, fingerprint):
             folder,
             OVERWRITE_HINT,
         )
+
+
+def _json_or_none(folder, name):
+    try:
+        return results_io.read_json(os.path.join(folder, name))
+    except (OSError, ValueError):
+        return None

@@ -8,7 +8,7 @@ import tensorflow as tf
 STRATEGIES = ("auto", "one", "mirrored", "multiworker", "tpu")
 
 
-def make_strategy(name="auto"):
+def make_strategy(name="auto", timeout_seconds=None):
     """Returns the `tf.distribute.Strategy` named by `name`.
 
     - `"auto"`: `MirroredStrategy` over all GPUs when several are visible,
@@ -16,11 +16,20 @@ def make_strategy(name="auto"):
     - `"one"`: `OneDeviceStrategy` on the first GPU, else the CPU.
     - `"mirrored"`: `MirroredStrategy` over all GPUs (or the CPU).
     - `"multiworker"`: `MultiWorkerMirroredStrategy`; the cluster comes from
-      the `TF_CONFIG` environment variable, which must be set.
+      the `TF_CONFIG` environment variable, which must be set. With
+      `timeout_seconds`, a collective operation (gradient all-reduce,
+      metric read, checkpoint save) that waits longer for a peer fails
+      with `DeadlineExceededError`, so a worker whose peer was killed
+      stops instead of waiting forever.
     - `"tpu"`: `TPUStrategy` on the TPU found by `TPUClusterResolver`.
 
     Args:
         name: str. One of `STRATEGIES`. Defaults to `"auto"`.
+        timeout_seconds: float or None. `"multiworker"` only: the limit of
+            each collective operation
+            (`tf.distribute.experimental.CommunicationOptions`). None:
+            TensorFlow's default (no limit; its health check may still
+            notice a lost peer). Defaults to `None`.
 
     Returns:
         A `tf.distribute.Strategy`.
@@ -49,7 +58,12 @@ def make_strategy(name="auto"):
                     }
                 )
             )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        options = tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=timeout_seconds
+        )
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=options
+        )
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "one"

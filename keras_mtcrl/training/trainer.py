@@ -6,22 +6,31 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_mtcrl.callbacks.causal_graph_image import CausalGraphImage
 from keras_mtcrl.callbacks.divergence_guard import DivergenceGuard
+from keras_mtcrl.callbacks.run_fingerprint import RunMismatchError
 from keras_mtcrl.training import results as results_io
+from keras_mtcrl.training.callbacks_factory import early_stopping
 from keras_mtcrl.training.callbacks_factory import run_callbacks
 from keras_mtcrl.training.callbacks_factory import write_hparams
 from keras_mtcrl.training.console import resolve_verbose
 from keras_mtcrl.training.console import run_header
+from keras_mtcrl.training.distributed_loop import DistributedLoop
+from keras_mtcrl.training.distributed_loop import needs_distributed_loop
 from keras_mtcrl.training.epoch_shuffle import EpochShuffle
 from keras_mtcrl.training.evaluation_logs import write_evaluation
 from keras_mtcrl.training.logdir_lock import LogdirLock
 from keras_mtcrl.training.model_factory import build_model
 from keras_mtcrl.training.model_factory import compile_options
 from keras_mtcrl.training.model_factory import prediction_model
+from keras_mtcrl.training.run_state import RunFileError
 from keras_mtcrl.training.run_state import prepare_run_dir
 from keras_mtcrl.training.run_state import run_fingerprint
 from keras_mtcrl.training.strategy import make_strategy
 from keras_mtcrl.training.validation import validate_data
+from keras_mtcrl.training.worker_role import is_chief
+from keras_mtcrl.training.worker_role import remove_writer_dir
+from keras_mtcrl.training.worker_role import writer_dir
 from keras_mtcrl.visualization.graph_heatmap import save_graph_heatmap
 
 EVAL_SPLITS = ("validation", "test", "test_shifted", "validation_shifted")
@@ -45,6 +54,14 @@ class Trainer:
     config) stops and is reported as diverged, without scores. At the end
     it writes `results.json`, the graph heatmap `causal_graph.png` and
     returns a summary with a table (mean ± std over seeds).
+
+    Under MultiWorkerMirroredStrategy, where Keras 3 `fit` fails
+    (keras-team/keras#20329), the same steps run in a
+    `keras_mtcrl.training.DistributedLoop` (per-worker input pipelines,
+    `tf.train.CheckpointManager` checkpoints restored by every worker,
+    per-epoch logs and TensorBoard from the chief); only the chief writes
+    the run's files and takes the lock, so `logdir` must be a folder all
+    workers share. That path has no `best.keras` and no divergence guard.
 
     Args:
         recipe: `keras_mtcrl.training.Recipe`.
@@ -95,12 +112,8 @@ class Trainer:
         self.strategy = (
             make_strategy(strategy) if isinstance(strategy, str) else strategy
         )
-        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            raise NotImplementedError(
-                "Keras 3 `Model.fit` fails under MultiWorkerMirroredStrategy "
-                "(keras-team/keras#20329), so the trainer cannot use it; "
-                "see docs/reliability.md for the tested alternative."
-            )
+        self.use_loop = needs_distributed_loop(self.strategy)
+        self.chief = is_chief(self.strategy)
         self.verbose = resolve_verbose(verbose)
         self.headers = bool(self.verbose) if headers is None else headers
 
@@ -114,6 +127,11 @@ class Trainer:
                 optimizer=keras.optimizers.Adam(config.learning_rate),
                 jit_compile=config.jit_compile,
                 **compile_options(self.recipe, data, tasks),
+            )
+        if self.use_loop:
+            return self._fit_loop(
+                model, data, config, architecture, tasks, run_dir,
+                fingerprint, shuffle,
             )
         train, validation = training_datasets(data, config, tasks, shuffle)
         train = without_auto_shard(train)
@@ -141,10 +159,54 @@ class Trainer:
         last_epoch = history.epoch[-1] if history.epoch else config.epochs - 1
         return model, (guards[0].diverged if guards else None), last_epoch
 
+    def _fit_loop(
+        self, model, data, config, architecture, tasks, run_dir, fingerprint,
+        shuffle,
+    ):
+        """`_fit` with a `DistributedLoop` instead of `model.fit`."""
+        train = training_examples(data, tasks, shuffle)
+        validate_data(data, model, dataset=train.batch(config.batch_size))
+        board = os.path.join(run_dir, "tensorboard")
+        callbacks = [shuffle]
+        if self.chief:
+            write_hparams(board, config, architecture)
+            if architecture == "mtcrl":
+                callbacks.append(CausalGraphImage(board))
+        if config.early_stopping_patience:
+            callbacks.append(early_stopping(config, architecture == "mtcrl"))
+        loop = DistributedLoop(
+            model,
+            self.strategy,
+            checkpoint_dir=os.path.join(run_dir, "checkpoints"),
+            tensorboard_dir=board,
+            verbose=self.verbose,
+            fingerprint=fingerprint,
+        )
+        history = loop.fit(
+            train,
+            config.batch_size,
+            config.epochs,
+            validation=_select(data.split("validation"), tasks),
+            callbacks=callbacks + self.extra_callbacks,
+        )
+        # Every worker saves (reading variables may need the others); only
+        # the chief's file is kept.
+        folder = writer_dir(run_dir, self.strategy)
+        model.save(os.path.join(folder, "final.keras"))
+        remove_writer_dir(folder, run_dir)
+        self._loop = loop
+        epochs = history["epoch"]
+        return model, None, epochs[-1] if epochs else config.epochs - 1
+
     def _evaluate(self, model, data, config, tasks):
         scores = {}
         for split in EVAL_SPLITS:
             if split not in data.splits:
+                continue
+            if self.use_loop:
+                scores[split] = self._loop.evaluate(
+                    _select(data.split(split), tasks), config.batch_size
+                )
                 continue
             scores[split] = model.evaluate(
                 without_auto_shard(
@@ -159,7 +221,7 @@ class Trainer:
         run_dir = os.path.join(seed_dir, architecture)
         done = os.path.join(run_dir, "result.json")
         fingerprint = run_fingerprint(config, architecture)
-        saved = prepare_run_dir(run_dir, fingerprint, self.overwrite)
+        saved = self._prepare(run_dir, fingerprint)
         if saved is not None:
             return saved
         result = {"scores": {}, "fingerprint": fingerprint}
@@ -190,16 +252,29 @@ class Trainer:
                     self.recipe, data, architecture, model, tasks
                 )
             scores = self._evaluate(model, data, config, tasks)
-            write_evaluation(
-                os.path.join(group_dir, "tensorboard"), scores, last_epoch
-            )
+            if self.chief:
+                write_evaluation(
+                    os.path.join(group_dir, "tensorboard"), scores, last_epoch
+                )
             for split, metrics in scores.items():
                 result["scores"].setdefault(split, {}).update(metrics)
             if architecture == "mtcrl":
                 result["graph"] = model.causal_graph().tolist()
                 result["graph_table"] = model.causal_graph_table()
-        results_io.write_json(done, result)
+        if self.chief:
+            results_io.write_json(done, result)
         return result
+
+    def _prepare(self, run_dir, fingerprint):
+        """`prepare_run_dir`; only the chief deletes with `overwrite`."""
+        if self.chief:
+            return prepare_run_dir(run_dir, fingerprint, self.overwrite)
+        try:
+            return prepare_run_dir(run_dir, fingerprint)
+        except (RunMismatchError, RunFileError):
+            if not self.overwrite:
+                raise
+            return None  # The chief deletes the files and trains again.
 
     # ---- The whole recipe ---------------------------------------------
     def run(self, seeds=None):
@@ -216,6 +291,8 @@ class Trainer:
             `logdir`.
         """
         seeds = list(seeds) if seeds else [self.config.seed]
+        if not self.chief:  # The chief holds the lock for the cluster.
+            return self._run(seeds)
         with LogdirLock(self.logdir):
             return self._run(seeds)
 
@@ -273,6 +350,8 @@ class Trainer:
             "tasks": [t.name for t in tasks],
             "logdir": self.logdir,
         }
+        if not self.chief:
+            return summary
         results_io.write_json(
             os.path.join(self.logdir, "results.json"), summary
         )
@@ -334,6 +413,12 @@ def without_auto_shard(dataset):
     return dataset.with_options(options)
 
 
+def training_examples(data, tasks, shuffle):
+    """The unbatched training split of `tasks`, shuffled by `shuffle`."""
+    size = data.sizes.get("train")
+    return shuffle.apply(_select(data.split("train"), tasks), size or 10_000)
+
+
 def training_datasets(data, config, tasks, shuffle, validation="validation"):
     """The batched train and validation datasets of one training run.
 
@@ -349,7 +434,7 @@ def training_datasets(data, config, tasks, shuffle, validation="validation"):
         `(train, validation)` datasets.
     """
     size = data.sizes.get("train")
-    train = shuffle.apply(_select(data.split("train"), tasks), size or 10_000)
+    train = training_examples(data, tasks, shuffle)
     if size:
         # Known length: Keras then sizes its progress bar and never mistakes
         # the end of an epoch for data running out.

@@ -37,7 +37,7 @@ def test_help_version_and_list_do_not_import_tensorflow(tmp_path):
     report = json.loads(done.stdout)
     assert report["imported"] == []
     assert report["--help"]["code"] == 0
-    assert "{list,train,tune,diagnose}" in report["--help"]["out"]
+    assert "{list,train,tune,diagnose,launch}" in report["--help"]["out"]
     assert report["--version"]["code"] == 0
     assert report["--version"]["out"].startswith("keras-mtcrl ")
     assert report["list"]["code"] == 0

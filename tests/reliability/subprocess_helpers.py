@@ -10,7 +10,9 @@ Run as `python tests/reliability/subprocess_helpers.py <command> <args>`:
   and sleeps until killed.
 - `train-steps OUT`: a few training steps of the `synthetic` recipe under
   MultiWorkerMirroredStrategy (with TF_CONFIG) or one device; per-step
-  logs to `OUT` (JSON), final weights to `OUT.npz`.
+  logs to `OUT` (JSON), final weights to `OUT.npz`; then two epochs of
+  the trainer's `DistributedLoop` (per-epoch logs and test scores in
+  `OUT`, weights in `OUT.loop.npz`).
 
 Importing this module has no side effects (pytest imports it for
 doctests).
@@ -214,6 +216,7 @@ def train_steps(out_path):
     report = {
         "replicas": strategy.num_replicas_in_sync,
         "history": history,
+        "loop": _loop_run(recipe, data, strategy, out_path),
     }
     with open(out_path + ".tmp", "w") as handle:
         json.dump(report, handle)
@@ -226,6 +229,40 @@ def train_steps(out_path):
     with open(out_path + ".tmp", "w") as handle:
         json.dump(report, handle)
     os.replace(out_path + ".tmp", out_path)
+
+
+def _loop_run(recipe, data, strategy, out_path):
+    """Two epochs of `DistributedLoop`; weights to `OUT.loop.npz`."""
+    import keras
+    import numpy as np
+
+    from keras_mtcrl.training import DistributedLoop
+    from keras_mtcrl.training.epoch_shuffle import EpochShuffle
+    from keras_mtcrl.training.model_factory import build_model
+    from keras_mtcrl.training.model_factory import compile_options
+    from keras_mtcrl.training.trainer import training_examples
+
+    config = recipe.config
+    keras.utils.set_random_seed(config.seed)
+    with strategy.scope():
+        model = build_model(recipe, data, "mtcrl")
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            **compile_options(recipe, data),
+        )
+    shuffle = EpochShuffle(config.seed)
+    loop = DistributedLoop(model, strategy, verbose=0)
+    history = loop.fit(
+        training_examples(data, data.task_names, shuffle),
+        config.batch_size,
+        2,
+        callbacks=[shuffle],
+    )
+    np.savez(out_path + ".loop.npz", *model.get_weights())
+    return {
+        "logs": history["logs"],
+        "test": loop.evaluate(data.split("test"), config.batch_size),
+    }
 
 
 if __name__ == "__main__":
