@@ -210,39 +210,27 @@ class CausalGraph(keras.layers.Layer):
 
     def call(self, modules, training=None):
         modules = self.prepare(modules)
+        rank = len(modules.shape)
         if training and self.gate == "hard_concrete":
-            return self._gate_per_sample(modules)
+            gates = self.sample_gates(ops.shape(modules)[0])
+            # (batch, T, K) -> (batch, T, 1, ..., 1, K * width)
+            gates = ops.repeat(gates, self.module_width, axis=-1)
+            gates = ops.reshape(
+                gates,
+                (-1, len(self.task_names)) + (1,) * (rank - 2) + (
+                    self.num_modules * self.module_width,
+                ),
+            )
+            gates = ops.cast(gates, modules.dtype)
+            return {
+                task: modules * gates[:, index]
+                for index, task in enumerate(self.task_names)
+            }
         channel_gates = ops.repeat(self.gates(), self.module_width, axis=1)
         channel_gates = ops.cast(channel_gates, modules.dtype)
         return {
             task: modules * channel_gates[index]
             for index, task in enumerate(self.task_names)
-        }
-
-    def _gate_per_sample(self, modules):
-        """Every task's copy of `modules` under its own sampled gates.
-
-        One broadcast product `(batch, T, ..., K, width)` of the modules
-        and the `(batch, T, K)` gates: the gates are never repeated to
-        the channels, whose backward pass costs more than the product.
-        """
-        num_tasks = len(self.task_names)
-        shape = ops.shape(modules)
-        inner = tuple(shape[1:-1])
-        gates = self.sample_gates(shape[0])
-        gates = ops.reshape(
-            ops.cast(gates, modules.dtype),
-            (-1, num_tasks) + (1,) * len(inner) + (self.num_modules, 1),
-        )
-        grouped = ops.reshape(
-            modules, (-1, 1) + inner + (self.num_modules, self.module_width)
-        )
-        gated = ops.reshape(
-            grouped * gates,
-            (-1, num_tasks) + inner + (self.num_modules * self.module_width,),
-        )
-        return {
-            task: gated[:, index] for index, task in enumerate(self.task_names)
         }
 
     def adjacency(self, threshold=0.5):
