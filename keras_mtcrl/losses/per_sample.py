@@ -4,7 +4,9 @@
 element mask, safe labels)`. Training methods that reweight the risk
 (label-balanced reweighting, GroupDRO, `CausalMTLModel(balanced_risk=)`)
 scale `loss`; penalties and selection metrics that must see the observed
-data read it back with `observed_losses`.
+data read it back with `observed_losses`. Label-balanced reweighting and
+`balanced_risk` train on a share of the reweighted risk (`check_share`,
+`mixed_weights`).
 """
 
 import tensorflow as tf
@@ -45,3 +47,37 @@ def observed_losses(forward):
     """Per-task `(loss, valid, mask, safe)` of the observed samples, before
     any reweighting of the training risk."""
     return forward.get(OBSERVED, forward["per_sample"])
+
+
+def check_share(value, name, meaning=""):
+    """Returns `value` as a float; raises unless it is in [0, 1].
+
+    Args:
+        value: the share of the reweighted risk.
+        name: str. The argument's name, for the message.
+        meaning: str. Appended to "must be in [0, 1]" (e.g. what 0 and 1
+            mean). Defaults to `""`.
+
+    Example:
+
+    >>> check_share(0.25, "share")
+    0.25
+    """
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(
+            f"`{name}` must be in [0, 1]{meaning}. Received: "
+            f"{name}={value!r}"
+        )
+    return float(value)
+
+
+def mixed_weights(weights, share):
+    """Per-sample weights of `(1 - share) * observed + share * reweighted`
+    risk, from the full reweighting's `weights`.
+
+    Example:
+
+    >>> mixed_weights(tf.constant([2.0, 0.0]), 0.5).numpy().tolist()
+    [1.5, 0.5]
+    """
+    return 1.0 - share + share * weights

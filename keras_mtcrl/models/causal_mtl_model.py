@@ -12,6 +12,8 @@ from keras_mtcrl.losses.invariance import InvariancePenalty
 from keras_mtcrl.losses.penalty import Penalty
 from keras_mtcrl.losses.penalty import PenaltyContext
 from keras_mtcrl.losses.penalty_utils import get_penalty
+from keras_mtcrl.losses.per_sample import check_share
+from keras_mtcrl.losses.per_sample import mixed_weights
 from keras_mtcrl.losses.per_sample import observed_losses
 from keras_mtcrl.losses.per_sample import weighted_per_sample
 from keras_mtcrl.losses.sparsity import SparsityPenalty
@@ -122,13 +124,11 @@ class CausalMTLModel(MultiTaskModel):
         balanced_risk=0.0,
         **kwargs,
     ):
-        if not 0.0 <= float(balanced_risk) <= 1.0:
-            raise ValueError(
-                "`balanced_risk` must be in [0, 1] (0: the observed "
-                "training risk, 1: the label-balanced one). Received: "
-                f"balanced_risk={balanced_risk!r}"
-            )
-        self.balanced_risk = float(balanced_risk)
+        self.balanced_risk = check_share(
+            balanced_risk,
+            "balanced_risk",
+            " (0: the observed training risk, 1: the label-balanced one)",
+        )
         num_modules = getattr(encoder, "num_modules", None)
         if not isinstance(num_modules, int) or num_modules < 1:
             raise ValueError(
@@ -236,10 +236,11 @@ class CausalMTLModel(MultiTaskModel):
         # The task risk mixes the observed and the label-balanced
         # environment (the invariance signal, taken inside `run_heads`,
         # stays that of the plain per-sample losses).
-        share = self.balanced_risk
         weights = {
-            task: 1.0 - share
-            + share * self.balancing_weights(labels, task, missing=1.0)
+            task: mixed_weights(
+                self.balancing_weights(labels, task, missing=1.0),
+                self.balanced_risk,
+            )
             for task in self.task_names
         }
         return weighted_per_sample(forward, weights, keep_observed=True)

@@ -3,6 +3,8 @@
 import tensorflow as tf
 
 from keras_mtcrl.api_export import keras_mtcrl_export
+from keras_mtcrl.losses.per_sample import check_share
+from keras_mtcrl.losses.per_sample import mixed_weights
 from keras_mtcrl.losses.per_sample import weighted_per_sample
 from keras_mtcrl.models.label_groups import LabelGroups
 from keras_mtcrl.models.multi_task_model import MultiTaskModel
@@ -80,12 +82,9 @@ class ReweightedModel(MultiTaskModel):
         share=1.0,
         **kwargs,
     ):
-        if not 0.0 <= float(share) <= 1.0:
-            raise ValueError(
-                f"`share` must be in [0, 1]. Received: share={share!r}"
-            )
+        share = check_share(share, "share")
         super().__init__(encoder, heads, router=router, **kwargs)
-        self.share = float(share)
+        self.share = share
         self.groups = revive_groups(groups)
         self._input_shape_arg = input_shape
         if input_shape is not None:
@@ -98,7 +97,7 @@ class ReweightedModel(MultiTaskModel):
             cells, valid = self.groups.cells(labels, environment, task)
             table = tf.constant(self.groups.balancing_weights(task))
             full = tf.where(valid > 0, tf.gather(table, cells), 1.0)
-            weights[task] = 1.0 - self.share + self.share * full
+            weights[task] = mixed_weights(full, self.share)
         return weights
 
     def forward(self, inputs, labels, sample_weight, training):
