@@ -178,7 +178,7 @@ class DistributedLoop:
             return 0
         if self.fingerprint is not None:
             check_fingerprint(
-                _read_fingerprint(self.checkpoint_dir),
+                read_fingerprint(self.checkpoint_dir),
                 self.fingerprint,
                 self.checkpoint_dir,
                 f"delete {self.checkpoint_dir} (its epochs are lost) or "
@@ -365,7 +365,9 @@ def _number(value):
     return "nan" if math.isnan(value) else f"{value:.4f}"
 
 
-def _read_fingerprint(folder):
+def read_fingerprint(folder):
+    """The fingerprint saved with the checkpoints of `folder`, or None
+    (none saved, or unreadable)."""
     try:
         return results_io.read_json(os.path.join(folder, FINGERPRINT_FILE))
     except (OSError, ValueError):

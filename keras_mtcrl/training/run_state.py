@@ -11,6 +11,7 @@ from keras_mtcrl.callbacks.run_fingerprint import RunMismatchError
 from keras_mtcrl.callbacks.run_fingerprint import check_fingerprint
 from keras_mtcrl.callbacks.run_fingerprint import normalise
 from keras_mtcrl.training import results as results_io
+from keras_mtcrl.training.distributed_loop import read_fingerprint
 from keras_mtcrl.training.recipe_config import RecipeConfig
 
 #: Config fields that only change how results are shown, not the numbers.
@@ -40,6 +41,8 @@ ARCHITECTURE_FIELDS = {
 _SPECIFIC = frozenset(
     field for fields in ARCHITECTURE_FIELDS.values() for field in fields
 )
+#: The folder of a run that holds the `DistributedLoop`'s checkpoints.
+LOOP_CHECKPOINTS = "checkpoints"
 OVERWRITE_HINT = (
     "pass --overwrite (Trainer(overwrite=True)) to delete that "
     "architecture's files and train it again, or use a new --logdir"
@@ -98,7 +101,7 @@ def comparable(stored, current):
 def backup_dirs(run_dir, name="backup"):
     """The backup folders under `run_dir` (one per single-task group).
 
-    `name="checkpoints"` finds the `DistributedLoop`'s folders instead.
+    `name=LOOP_CHECKPOINTS` finds the `DistributedLoop`'s folders instead.
     """
     found = []
     for folder, names, _ in os.walk(run_dir):
@@ -149,11 +152,10 @@ def _check(run_dir, done, fingerprint):
             comparable(stored, fingerprint), fingerprint, done,
             OVERWRITE_HINT,
         )
-    for folder in backup_dirs(run_dir, "checkpoints"):
+    for folder in backup_dirs(run_dir, LOOP_CHECKPOINTS):
         if os.path.exists(os.path.join(folder, "checkpoint")):
             check_fingerprint(
-                comparable(_json_or_none(folder, "fingerprint.json"),
-                           fingerprint),
+                comparable(read_fingerprint(folder), fingerprint),
                 fingerprint,
                 folder,
                 OVERWRITE_HINT,
@@ -170,10 +172,3 @@ def _check(run_dir, done, fingerprint):
             folder,
             OVERWRITE_HINT,
         )
-
-
-def _json_or_none(folder, name):
-    try:
-        return results_io.read_json(os.path.join(folder, name))
-    except (OSError, ValueError):
-        return None

@@ -23,6 +23,7 @@ from keras_mtcrl.training.logdir_lock import LogdirLock
 from keras_mtcrl.training.model_factory import build_model
 from keras_mtcrl.training.model_factory import compile_options
 from keras_mtcrl.training.model_factory import prediction_model
+from keras_mtcrl.training.run_state import LOOP_CHECKPOINTS
 from keras_mtcrl.training.run_state import RunFileError
 from keras_mtcrl.training.run_state import prepare_run_dir
 from keras_mtcrl.training.run_state import run_fingerprint
@@ -177,7 +178,7 @@ class Trainer:
         loop = DistributedLoop(
             model,
             self.strategy,
-            checkpoint_dir=os.path.join(run_dir, "checkpoints"),
+            checkpoint_dir=os.path.join(run_dir, LOOP_CHECKPOINTS),
             tensorboard_dir=board,
             verbose=self.verbose,
             fingerprint=fingerprint,
