@@ -22,6 +22,7 @@ import tensorflow as tf
 from keras_mtcrl.testing import TestCase
 from keras_mtcrl.training import Trainer
 from keras_mtcrl.training import get_recipe
+from keras_mtcrl_cli import local_cluster
 
 sys.path.insert(0, os.path.dirname(__file__))
 import subprocess_helpers as helpers  # noqa: E402
@@ -70,14 +71,9 @@ class MultiWorkerTest(TestCase):
     def test_two_workers_match_one_device(self):
         folder = tempfile.mkdtemp()
         (single,) = run_processes([os.path.join(folder, "single.json")], [None])
-        ports = helpers.free_ports(2)
-        cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
         workers = run_processes(
             [os.path.join(folder, f"worker{i}.json") for i in range(2)],
-            [
-                {"cluster": cluster, "task": {"type": "worker", "index": i}}
-                for i in range(2)
-            ],
+            local_cluster.tf_configs(local_cluster.free_ports(2)),
         )
         self.assertEqual(single["replicas"], 1)
         steps = len(single["history"])

@@ -21,7 +21,6 @@ doctests).
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -75,18 +74,6 @@ def wait_for(predicate, process, timeout):
         time.sleep(0.02)
     output = stop(process)
     raise AssertionError(f"Timed out after {timeout}s:\n{output[-3000:]}")
-
-
-def free_ports(count):
-    """`count` distinct free ports on 127.0.0.1 (all held while chosen)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def read_counter(process):

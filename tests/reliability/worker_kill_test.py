@@ -20,6 +20,7 @@ import keras
 import pytest
 
 from keras_mtcrl.testing import TestCase
+from keras_mtcrl_cli import local_cluster
 
 sys.path.insert(0, os.path.dirname(__file__))
 import subprocess_helpers as helpers  # noqa: E402
@@ -54,13 +55,7 @@ def _finish(process, limit):
 
 
 def _workers(logdir, ports):
-    configs = [
-        {
-            "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-            "task": {"type": "worker", "index": index},
-        }
-        for index in range(2)
-    ]
+    configs = local_cluster.tf_configs(ports)
     args = _cli(
         "--strategy", "multiworker", "--logdir", logdir,
         "--worker-timeout", str(WORKER_TIMEOUT),
@@ -94,7 +89,7 @@ class WorkerKillTest(TestCase):
         reference = helpers.start(
             _cli("--strategy", "one", "--logdir", single)
         )
-        ports = helpers.free_ports(2)
+        ports = local_cluster.free_ports(2)
         workers = _workers(cluster, ports)
         try:
             # Epoch 1 is checkpointed when its line prints; kill at once.

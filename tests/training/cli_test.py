@@ -46,30 +46,27 @@ class CliTest(TestCase):
             self.assertEqual(cli.main(["train", "nope"]), 2)
         self.assertIn("Unknown recipe 'nope'", err.getvalue())
 
-    def test_diagnose_flags_the_synthetic_shortcut(self):
+    def _diagnose(self, recipe, num_train, num_eval):
+        """`keras-mtcrl diagnose` on a small draw; returns its output."""
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = cli.main(
-                ["diagnose", "synthetic", "--data-arg", "num_train=400",
-                 "--data-arg", "num_eval=10"]
-            )
+                ["diagnose", recipe, "--data-arg", f"num_train={num_train}",
+                 "--data-arg", f"num_eval={num_eval}"]
+            )  # fmt: skip
         self.assertEqual(code, 0)
-        text = out.getvalue()
+        return out.getvalue()
+
+    def test_diagnose_flags_the_synthetic_shortcut(self):
+        text = self._diagnose("synthetic", 400, 10)
         self.assertIn("| a | b | all | 400 |", text)
         self.assertIn("Likely confounded: a <- b, b <- a.", text)
 
     def test_diagnose_flags_the_multi_mnist_digit_pair(self):
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = cli.main(
-                ["diagnose", "multi_mnist", "--data-arg", "num_train=600",
-                 "--data-arg", "num_eval=20"]
-            )
-        self.assertEqual(code, 0)
+        text = self._diagnose("multi_mnist", 600, 20)
         # The right digit follows a map of the left one 95% / 85% of the
         # time in the two training environments.
-        self.assertIn("Likely confounded: left <- right, right <- left.",
-                      out.getvalue())
+        self.assertIn("Likely confounded: left <- right, right <- left.", text)
 
     def test_bad_config_value_is_one_line_naming_the_field(self):
         err = io.StringIO()
