@@ -115,8 +115,9 @@ class MultiWorkerTest(TestCase):
         for worker in workers:
             # Keras 3.15: fit() under MultiWorkerMirroredStrategy reduces a
             # nested batch with strategy.reduce (keras-team/keras#20329).
-            # When this starts to pass, enable `--strategy multiworker` in
-            # the trainer and update docs/reliability.md.
+            # When this starts to fail (fit works), let
+            # `needs_distributed_loop` return False so that the trainer uses
+            # `fit` again, and update docs/reliability.md.
             self.assertIn(
                 "ValueError: Attempt to convert a value", worker["fit"]
             )
