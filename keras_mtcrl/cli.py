@@ -242,7 +242,14 @@ def main(argv=None):
     if strategy == "multiworker":
         from keras_mtcrl.training import make_strategy
 
-        strategy = make_strategy(strategy, timeout_seconds=args.worker_timeout)
+        try:
+            strategy = make_strategy(
+                strategy, timeout_seconds=args.worker_timeout
+            )
+        except ValueError as error:
+            # No TF_CONFIG, or a timeout that is not positive.
+            print(f"keras-mtcrl: {error}", file=sys.stderr)
+            return 2
     trainer = Trainer(
         recipe,
         logdir=args.logdir,

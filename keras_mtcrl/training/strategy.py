@@ -43,6 +43,11 @@ def make_strategy(name="auto", timeout_seconds=None):
         raise ValueError(
             f"`strategy` must be one of {STRATEGIES}. Received: {name!r}"
         )
+    if timeout_seconds is not None and not timeout_seconds > 0:
+        raise ValueError(
+            "`timeout_seconds` (--worker-timeout) must be a positive number "
+            f"of seconds. Received: timeout_seconds={timeout_seconds!r}"
+        )
     # Before anything that initialises the eager context (listing logical
     # devices does): collectives must be configured at start-up.
     if name == "multiworker":

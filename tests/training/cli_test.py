@@ -76,6 +76,17 @@ class CliTest(TestCase):
         self.assertIn("balanced_risk=2.0", err.getvalue())
         self.assertNotIn("Traceback", err.getvalue())
 
+    def test_bad_worker_timeout_is_one_line_naming_the_value(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = cli.main(
+                ["train", "synthetic", "--strategy", "multiworker",
+                 "--worker-timeout", "-5"]
+            )  # fmt: skip
+        self.assertEqual(code, 2)
+        self.assertIn("timeout_seconds=-5.0", err.getvalue())
+        self.assertNotIn("Traceback", err.getvalue())
+
     def test_ood_flags_map_onto_config_fields(self):
         args = cli.build_parser().parse_args(
             ["train", "synthetic", "--architectures", "reweight,gmtl",

@@ -40,3 +40,5 @@ class RecipeConfigTest(TestCase):
             make_strategy("multiworker")
         with pytest.raises(ValueError, match="strategy"):
             make_strategy("horovod")
+        with pytest.raises(ValueError, match="timeout_seconds=0"):
+            make_strategy("multiworker", timeout_seconds=0)
