@@ -29,6 +29,7 @@ from keras_mtcrl.layers import ExpertEncoder
 from keras_mtcrl.layers import MixtureOfExpertsRouter
 from keras_mtcrl.layers import ModuleSelectRouter
 from keras_mtcrl.layers import SharedRouter
+from keras_mtcrl.layers import SpatialRegionEncoder
 from keras_mtcrl.layers import TaskHead
 from keras_mtcrl.losses import DisentanglementPenalty
 from keras_mtcrl.losses import InvariancePenalty
@@ -92,6 +93,7 @@ __all__ = [
     "ReweightedModel",
     "SharedRouter",
     "SparsityPenalty",
+    "SpatialRegionEncoder",
     "TaskHead",
     "TaskSpec",
     "UncertaintyWeighting",

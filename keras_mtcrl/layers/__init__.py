@@ -11,6 +11,7 @@ from keras_mtcrl.layers.feature_embedding import FeatureEmbedding
 from keras_mtcrl.layers.mixture_of_experts_router import MixtureOfExpertsRouter
 from keras_mtcrl.layers.module_select_router import ModuleSelectRouter
 from keras_mtcrl.layers.shared_router import SharedRouter
+from keras_mtcrl.layers.spatial_region_encoder import SpatialRegionEncoder
 from keras_mtcrl.layers.task_head import TaskHead
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "MixtureOfExpertsRouter",
     "ModuleSelectRouter",
     "SharedRouter",
+    "SpatialRegionEncoder",
     "TaskHead",
 ]
