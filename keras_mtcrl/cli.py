@@ -40,6 +40,8 @@ def _field_type(field):
         return "tuple"
     if isinstance(default, (int, float)) and not isinstance(default, bool):
         return type(default)
+    if default is None and field.type in (int, float):
+        return field.type  # an optional number, e.g. `float = None`
     return str
 
 

@@ -208,11 +208,38 @@ class CausalGraph(keras.layers.Layer):
         """The modules as the gates see them (normalised when asked)."""
         return self.normalize(modules) if self.normalize_modules else modules
 
-    def call(self, modules, training=None):
+    def call(self, modules, training=None, gate_gradient_scale=None):
+        """Gates the modules per task.
+
+        Args:
+            modules: `(batch, ..., K * width)`.
+            training: bool. Hard-concrete gates are sampled per sample.
+            gate_gradient_scale: float `(batch, T)` or None. While training,
+                the gradient that reaches the graph's logits through sample
+                `i`'s gate of task `t` is multiplied by this factor; the
+                forward values and every other gradient are unchanged.
+                `CausalMTLModel(graph_balanced_risk=...)` uses it to train
+                the graph on another weighting of the samples than the
+                encoder and the heads.
+        """
         modules = self.prepare(modules)
         rank = len(modules.shape)
-        if training and self.gate == "hard_concrete":
-            gates = self.sample_gates(ops.shape(modules)[0])
+        if training and (
+            self.gate == "hard_concrete" or gate_gradient_scale is not None
+        ):
+            if self.gate == "hard_concrete":
+                gates = self.sample_gates(ops.shape(modules)[0])
+            else:
+                gates = ops.broadcast_to(
+                    self.gates()[None],
+                    (ops.shape(modules)[0],) + tuple(self.gates().shape),
+                )
+            if gate_gradient_scale is not None:
+                scale = ops.cast(gate_gradient_scale, "float32")[..., None]
+                # Value `gates`; gradient `scale` times that of `gates`.
+                gates = gates * scale + ops.stop_gradient(
+                    gates * (1.0 - scale)
+                )
             # (batch, T, K) -> (batch, T, 1, ..., 1, K * width)
             gates = ops.repeat(gates, self.module_width, axis=-1)
             gates = ops.reshape(

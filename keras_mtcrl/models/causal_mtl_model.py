@@ -82,6 +82,15 @@ class CausalMTLModel(MultiTaskModel):
             signal and `worst_env_loss` use the observed losses. Needs two
             or more tasks with per-sample labels (no effect otherwise).
             Defaults to `0.0`.
+        graph_balanced_risk: float in [0, 1] or None. The share of the
+            label-balanced environment in the risk that trains the graph's
+            logits, while the encoder and the heads train on
+            `balanced_risk`'s: at 1 with `balanced_risk=0`, a task keeps a
+            module only if it helps once the task labels are made
+            independent, so the graph cuts a shortcut module and the
+            encoder still fits the observed data (docs/concepts.md, "The
+            graph's own risk"). None: the same share as `balanced_risk`.
+            Defaults to `None`.
         input_shape: shape of one batch of inputs, or None. Given, the model
             is built at once (recommended: `.keras` files and keras-tuner
             checkpoints then restore weights reliably). Defaults to `None`.
@@ -122,6 +131,7 @@ class CausalMTLModel(MultiTaskModel):
         normalize_modules=True,
         penalties=(),
         balanced_risk=0.0,
+        graph_balanced_risk=None,
         **kwargs,
     ):
         self.balanced_risk = check_share(
@@ -129,6 +139,13 @@ class CausalMTLModel(MultiTaskModel):
             "balanced_risk",
             " (0: the observed training risk, 1: the label-balanced one)",
         )
+        self.graph_balanced_risk = None
+        if graph_balanced_risk is not None:
+            self.graph_balanced_risk = check_share(
+                graph_balanced_risk,
+                "graph_balanced_risk",
+                " (the graph's own share; None: that of balanced_risk)",
+            )
         num_modules = getattr(encoder, "num_modules", None)
         if not isinstance(num_modules, int) or num_modules < 1:
             raise ValueError(
@@ -244,6 +261,33 @@ class CausalMTLModel(MultiTaskModel):
             for task in self.task_names
         }
         return weighted_per_sample(forward, weights, keep_observed=True)
+
+    def route(self, modules, labels, training):
+        """The graph; with `graph_balanced_risk`, the gradient reaching its
+        logits through each sample's gate is rescaled from the encoder's
+        weighting of that sample to the graph's."""
+        share = self.graph_balanced_risk
+        if (
+            not training
+            or share is None
+            or share == self.balanced_risk
+            or not self.can_derive_environments(labels)
+        ):
+            return self.graph(modules, training=training)
+        ratios = []
+        for task in self.task_names:
+            balancing = self.balancing_weights(labels, task, missing=1.0)
+            ratios.append(
+                tf.math.divide_no_nan(
+                    mixed_weights(balancing, share),
+                    mixed_weights(balancing, self.balanced_risk),
+                )
+            )
+        return self.graph(
+            modules,
+            training=training,
+            gate_gradient_scale=tf.stop_gradient(tf.stack(ratios, axis=-1)),
+        )
 
     def run_heads(self, routed, labels, sample_weight, training):
         """Heads, plus each sample's gradient of its task loss with respect
@@ -502,6 +546,7 @@ class CausalMTLModel(MultiTaskModel):
                 "gate": self.graph.gate,
                 "normalize_modules": self.graph.normalize_modules,
                 "balanced_risk": self.balanced_risk,
+                "graph_balanced_risk": self.graph_balanced_risk,
                 "penalties": [serialize(p) for p in self.extra_penalties],
                 "disentanglement": _serialize_or_none(self.disentanglement),
                 "sparsity": _serialize_or_none(self.sparsity),

@@ -317,7 +317,7 @@ class MultiTaskModel(keras.Model):
             # Stateful asserts run even unused (automatic control deps).
             label_checks.assert_finite_features(inputs)
         modules = self.encoder(features, training=training)
-        routed = self.router(modules, training=training)
+        routed = self.route(modules, labels, training)
         outputs = {
             "modules": modules,
             "routed": routed,
@@ -327,6 +327,11 @@ class MultiTaskModel(keras.Model):
             self.run_heads(routed, labels, sample_weight, training)
         )
         return outputs
+
+    def route(self, modules, labels, training):
+        """The router applied to the encoder's output: task -> what the
+        task's head reads."""
+        return self.router(modules, training=training)
 
     def run_heads(self, routed, labels, sample_weight, training):
         """Heads and per-sample task losses: `{"predictions", "per_sample"}`."""

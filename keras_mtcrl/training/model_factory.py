@@ -150,6 +150,7 @@ def build_model(recipe, data, architecture, tasks=None):
             gate=config.gate,
             normalize_modules=config.normalize_modules,
             balanced_risk=config.balanced_risk,
+            graph_balanced_risk=config.graph_balanced_risk,
             input_shape=shape,
             environment_key=data.environment_key,
             **_penalties(config, data),

@@ -45,6 +45,8 @@ class RecipeConfig:
         normalize_modules: bool. Unit-RMS modules before gating.
         balanced_risk: float in [0, 1]. MT-CRL's task risk mixes the
             observed and the label-balanced environment by this share.
+        graph_balanced_risk: float in [0, 1] or None. The share in the
+            risk the graph's logits are trained on (None: `balanced_risk`).
         learning_rate: float.
         epochs: int.
         batch_size: int. Global batch size.
@@ -103,6 +105,7 @@ class RecipeConfig:
     gate: str = "hard_concrete"
     normalize_modules: bool = True
     balanced_risk: float = 0.0
+    graph_balanced_risk: float = None
     learning_rate: float = 1e-3
     epochs: int = 5
     batch_size: int = 128
@@ -141,9 +144,10 @@ class RecipeConfig:
                     f"`{field}` must be a positive int. Received: "
                     f"{field}={value!r}"
                 )
-        for field in ("balanced_risk", "reweight_share"):
+        for field in ("balanced_risk", "graph_balanced_risk",
+                      "reweight_share"):
             value = getattr(self, field)
-            if not 0.0 <= value <= 1.0:
+            if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(
                     f"`{field}` of recipe '{self.name}' must be in [0, 1]. "
                     f"Received: {field}={value!r}"

@@ -30,6 +30,7 @@ ARCHITECTURE_FIELDS = {
         "invariance", "invariance_weight", "invariance_environments",
         "warmup_steps", "ramp_steps", "min_env_samples",
         "graph_temperature", "gate", "normalize_modules", "balanced_risk",
+        "graph_balanced_risk",
     ),
     "reweight": ("ood_groups", "reweight_share"),
     "groupdro": ("ood_groups", "dro_step_size"),

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_mtcrl.layers import CausalGraph
 from keras_mtcrl.testing import TestCase
@@ -77,6 +78,45 @@ class CausalGraphTest(TestCase):
         self.assertAllClose(out["a"], expected[:, 0])
         self.assertAllClose(out["b"], expected[:, 1])
         self.assertEqual(float(graph.noise_step.numpy()), 1.0)
+
+    def _logit_gradient(self, graph, modules, scale):
+        graph.noise_step.assign(0)  # the same hard-concrete draw each call
+        with tf.GradientTape() as tape:
+            out = graph(modules, training=True, gate_gradient_scale=scale)
+            per_sample = tf.reduce_sum(out["a"] ** 2, axis=1) + tf.reduce_sum(
+                tf.sin(out["b"]), axis=1
+            )
+            loss = tf.reduce_sum(per_sample)
+        return out, tape.gradient(loss, graph.logits).numpy()
+
+    def test_gate_gradient_scale_rescales_only_the_graph_gradient(self):
+        modules = np.random.default_rng(0).normal(size=(3, 4))
+        modules = modules.astype("float32")
+        for gate in ("sigmoid", "hard_concrete"):
+            graph = CausalGraph(["a", "b"], num_modules=2, gate=gate, seed=1)
+            graph.build((None, 4))
+            graph.logits.assign([[0.3, -0.2], [0.1, 0.4]])
+            plain, reference = self._logit_gradient(graph, modules, None)
+            doubled, grads = self._logit_gradient(
+                graph, modules, np.full((3, 2), 2.0, "float32")
+            )
+            self.assertAllClose(doubled["a"], plain["a"])
+            self.assertAllClose(grads, 2.0 * reference, rtol=1e-5)
+            # A zero scale for task b on every sample: b's row gets no
+            # gradient, a's row is unchanged.
+            _, grads = self._logit_gradient(
+                graph, modules, np.array([[1.0, 0.0]] * 3, "float32")
+            )
+            self.assertAllClose(grads[0], reference[0], rtol=1e-5)
+            self.assertAllClose(grads[1], [0.0, 0.0])
+            # Sample 0 alone for both tasks equals the gradient of sample
+            # 0's loss.
+            only_first = np.array([[1.0, 1.0], [0, 0], [0, 0]], "float32")
+            _, grads = self._logit_gradient(graph, modules, only_first)
+            _, first = self._logit_gradient(graph, modules[:1], None)
+            if gate == "sigmoid":
+                self.assertAllClose(grads, first, rtol=1e-5)
+            self.assertGreater(float(np.abs(grads).sum()), 0.0)
 
     def test_normalized_modules_carry_no_scale(self):
         graph = CausalGraph(["a"], num_modules=2)

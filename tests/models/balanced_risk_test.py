@@ -3,6 +3,7 @@ the label-balanced environment."""
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_mtcrl import CausalMTLModel
 from keras_mtcrl import ExpertEncoder
@@ -17,8 +18,9 @@ B = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 0], "float32")
 X = np.random.default_rng(0).normal(size=(10, 3)).astype("float32")
 
 
-def make_model(balanced_risk, invariance=None):
+def make_model(balanced_risk, invariance=None, graph_balanced_risk=None):
     model = CausalMTLModel(
+        graph_balanced_risk=graph_balanced_risk,
         encoder=ExpertEncoder(num_modules=2, module_units=2),
         heads={"a": TaskHead("binary"), "b": TaskHead("binary")},
         input_shape=(None, 3),
@@ -110,3 +112,61 @@ class BalancedRiskTest(TestCase):
     def test_out_of_range_share_is_refused(self):
         with self.assertRaisesRegex(ValueError, "balanced_risk"):
             make_model(1.5)
+
+
+def step_gradients(model):
+    """Gradients of one training objective: (graph logits, the rest)."""
+    model.graph.noise_step.assign(0)  # the same gates for every model
+    with tf.GradientTape() as tape:
+        loss, _, _ = model.compute_objective(
+            X, {"a": A, "b": B}, None, training=True
+        )
+    grads = tape.gradient(loss, model.trainable_variables)
+    graph = [
+        g for v, g in zip(model.trainable_variables, grads)
+        if v is model.graph.logits
+    ]
+    rest = [
+        g for v, g in zip(model.trainable_variables, grads)
+        if v is not model.graph.logits
+    ]
+    return graph[0].numpy(), [g.numpy() for g in rest]
+
+
+class GraphBalancedRiskTest(TestCase):
+    def _same_weights(self, **kwargs):
+        keras.utils.set_random_seed(3)
+        return counted(make_model(**kwargs))
+
+    def test_graph_takes_its_share_and_the_rest_the_model_s(self):
+        split = self._same_weights(balanced_risk=0.0, graph_balanced_risk=1.0)
+        observed = self._same_weights(balanced_risk=0.0)
+        balanced = self._same_weights(balanced_risk=1.0)
+        split_graph, split_rest = step_gradients(split)
+        observed_graph, observed_rest = step_gradients(observed)
+        balanced_graph, _ = step_gradients(balanced)
+        # The graph's logits move as under the balanced risk, the encoder
+        # and the heads as under the observed one.
+        self.assertAllClose(split_graph, balanced_graph, rtol=1e-5)
+        for mine, theirs in zip(split_rest, observed_rest):
+            self.assertAllClose(mine, theirs, rtol=1e-5, atol=1e-7)
+        self.assertGreater(
+            float(np.abs(observed_graph - balanced_graph).max()), 1e-6
+        )
+
+    def test_same_share_as_the_model_changes_nothing(self):
+        same = self._same_weights(balanced_risk=0.5, graph_balanced_risk=0.5)
+        plain = self._same_weights(balanced_risk=0.5)
+        same_graph, same_rest = step_gradients(same)
+        plain_graph, plain_rest = step_gradients(plain)
+        self.assertAllClose(same_graph, plain_graph)
+        for mine, theirs in zip(same_rest, plain_rest):
+            self.assertAllClose(mine, theirs)
+
+    def test_fit_round_trip_and_range(self):
+        model = make_model(0.25, graph_balanced_risk=1.0)
+        model.fit(X, {"a": A, "b": B}, epochs=1, batch_size=5, verbose=0)
+        revived = self.run_model_saving_test(model, X)
+        self.assertEqual(revived.graph_balanced_risk, 1.0)
+        with self.assertRaisesRegex(ValueError, "graph_balanced_risk=2"):
+            make_model(0.0, graph_balanced_risk=2)

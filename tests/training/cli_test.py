@@ -20,6 +20,16 @@ class CliTest(TestCase):
              "architectures": ("mtcrl", "mmoe"), "invariance_weight": 3.5},
         )
 
+    def test_optional_number_fields_parse_as_numbers(self):
+        args = cli.build_parser().parse_args(
+            ["train", "synthetic", "--graph-balanced-risk", "0.5",
+             "--early-stopping-patience", "3"]
+        )
+        self.assertEqual(
+            cli.config_overrides(args),
+            {"graph_balanced_risk": 0.5, "early_stopping_patience": 3},
+        )
+
     def test_train_end_to_end(self):
         folder = tempfile.mkdtemp()
         out = io.StringIO()
