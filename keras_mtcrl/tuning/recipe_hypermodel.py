@@ -106,8 +106,12 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         """The recipe config with the trial's hyperparameters applied."""
         base = self.recipe.config
         values = {
+            # The recipe's own K is always a choice (e.g. 9 for a 3 x 3
+            # grid of spatial regions).
             "num_modules": hp.Choice(
-                "num_modules", [2, 4, 8], default=base.num_modules
+                "num_modules",
+                sorted({2, 4, 8, base.num_modules}),
+                default=base.num_modules,
             ),
             "learning_rate": hp.Float(
                 "learning_rate", 1e-4, 1e-2, sampling="log",

@@ -38,6 +38,14 @@ class RecipeHyperModelTest(TestCase):
         self.assertEqual(hp.values["num_modules"], config.num_modules)
         self.assertEqual(hp.values["learning_rate"], config.learning_rate)
 
+    def test_the_recipe_s_own_module_count_is_a_choice(self):
+        recipe = tiny_recipe().with_config(num_modules=9)
+        hp = keras_tuner.HyperParameters()
+        RecipeHyperModel(recipe, "shared_bottom").build(hp)
+        self.assertEqual(hp.values["num_modules"], 9)
+        (choice,) = [h for h in hp.space if h.name == "num_modules"]
+        self.assertEqual(choice.values, [2, 4, 8, 9])
+
     def test_fixed_values_are_used(self):
         hp = keras_tuner.HyperParameters()
         hp.Fixed("num_modules", 2)
