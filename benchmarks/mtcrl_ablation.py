@@ -18,7 +18,11 @@ balanced | agreement), `method` (grad_var | irmv1 | vrex), `warm`, `ramp`
 (hard_concrete | sigmoid), `norm` (1 | 0: module normalisation), `temp`
 (graph temperature), `epochs`; synthetic only: `tagr` (comma-separated
 training agreements), `sagr` (shifted agreement), `nf` (features per
-task), `noise`; Multi-MNIST only: `enc` (groups | towers), `K`.
+task), `noise`; Multi-MNIST only: `enc` (groups | towers | regions:
+`grid` x `grid` spatial regions of the CNN's map, one module each, `width`
+units per module), `K`, `source` (mnist | fashion_mnist), `shift`
+(confounded | pairs); `br` (balanced-risk share), `gbr` (the graph's
+own share).
 """
 
 import json
@@ -62,6 +66,46 @@ def _cnn(filters, width):
     )
 
 
+def _region_cnn(grid, width):
+    """The `_cnn` trunk whose 5 x 5 map is cut into `grid` x `grid`
+    overlapping regions, each flattened into its own `width` units: module
+    k sees only region k (its receptive field), not the whole image."""
+    image = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(32, 3, activation="relu")(image)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    side = 5
+    size = -(-(side + grid - 1) // grid)
+    starts = [round(i * (side - size) / max(grid - 1, 1)) for i in range(grid)]
+    parts = []
+    for r in starts:
+        for c in starts:
+            crop = keras.layers.Cropping2D(
+                ((r, side - r - size), (c, side - c - size))
+            )(x)
+            parts.append(
+                keras.layers.Dense(width, activation="relu")(
+                    keras.layers.Flatten()(crop)
+                )
+            )
+    return keras.Model(image, keras.layers.Concatenate()(parts))
+
+
+def _field_mlps(num_fields, width):
+    """One small MLP per input column: module k sees column k only."""
+    x = keras.Input((num_fields,))
+    parts = [
+        keras.layers.Dense(width, activation="relu")(
+            keras.layers.Dense(16, activation="relu")(
+                keras.layers.Lambda(lambda v, j=j: v[:, j : j + 1])(x)
+            )
+        )
+        for j in range(num_fields)
+    ]
+    return keras.Model(x, keras.layers.Concatenate()(parts))
+
+
 def problem(args, seed):
     """Returns `(data, encoder, heads, input_shape, env_tasks)`."""
     if args.get("data", "synthetic") == "synthetic":
@@ -79,12 +123,30 @@ def problem(args, seed):
         data = build_confounded_synthetic(seed=seed, **options)
         width = 2 * options.get("num_features", 4)
         heads = {"a": TaskHead("binary"), "b": TaskHead("binary")}
-        encoder = ExpertEncoder(4, 8, (32,))
+        if args.get("enc", "experts") == "fields":
+            encoder = ChannelGroupEncoder(
+                _field_mlps(width, int(args.get("fw", 8))),
+                num_modules=width,
+            )
+        else:
+            encoder = ExpertEncoder(4, 8, (32,))
         return data, encoder, heads, {"x": (None, width), "env": (None,)}
-    data = build_multi_mnist(num_train=10_000, num_eval=2_000, seed=seed)
+    data = build_multi_mnist(
+        num_train=10_000,
+        num_eval=2_000,
+        seed=seed,
+        source=args.get("source", "mnist"),
+        shift=args.get("shift", "confounded"),
+    )
     k = int(args.get("K", 4))
     if args.get("enc", "groups") == "groups":
         encoder = ChannelGroupEncoder(_cnn((32, 64), k * 16), num_modules=k)
+    elif args["enc"] == "regions":
+        grid = int(args.get("grid", 2))
+        encoder = ChannelGroupEncoder(
+            _region_cnn(grid, int(args.get("width", 16))),
+            num_modules=grid * grid,
+        )
     else:
         encoder = ExpertEncoder(num_modules=k, expert=_cnn((16, 32), 16))
     heads = {
@@ -122,6 +184,10 @@ def run(args):
             disentanglement=DisentanglementPenalty(
                 weight=float(args.get("dis", 0.1)),
                 balanced=args.get("db", "0") == "1",
+            ),
+            balanced_risk=float(args.get("br", 0.0)),
+            graph_balanced_risk=(
+                float(args["gbr"]) if "gbr" in args else None
             ),
             input_shape=shape,
         )
