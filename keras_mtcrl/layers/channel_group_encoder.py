@@ -4,7 +4,9 @@ import keras
 
 from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.layers.layer_utils import build_sublayer
+from keras_mtcrl.layers.layer_utils import check_layer
 from keras_mtcrl.layers.layer_utils import check_positive_int
+from keras_mtcrl.layers.layer_utils import with_sublayers
 
 
 @keras_mtcrl_export
@@ -45,11 +47,7 @@ class ChannelGroupEncoder(keras.layers.Layer):
     def __init__(self, backbone, num_modules=4, **kwargs):
         super().__init__(**kwargs)
         check_positive_int(num_modules, "num_modules")
-        if not isinstance(backbone, keras.layers.Layer):
-            raise TypeError(
-                "`backbone` must be a keras Layer or Model. Received: "
-                f"backbone={backbone!r}"
-            )
+        check_layer(backbone, "backbone")
         self.backbone = backbone
         self.num_modules = num_modules
         self.module_width = None
@@ -85,8 +83,4 @@ class ChannelGroupEncoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"]
-        )
-        return cls(**config)
+        return cls(**with_sublayers(config, "backbone"))

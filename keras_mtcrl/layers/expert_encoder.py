@@ -6,6 +6,7 @@ from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.layers.layer_utils import build_sublayer
 from keras_mtcrl.layers.layer_utils import check_positive_int
 from keras_mtcrl.layers.layer_utils import clone_layer
+from keras_mtcrl.layers.layer_utils import with_sublayers
 
 
 @keras_mtcrl_export
@@ -129,8 +130,4 @@ class ExpertEncoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("expert", "feature_layer"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return cls(**with_sublayers(config, "expert", "feature_layer"))

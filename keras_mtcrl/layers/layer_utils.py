@@ -37,6 +37,25 @@ def check_heads(heads):
     return tuple(heads)
 
 
+def check_layer(value, name):
+    """Raises a TypeError naming `name` unless `value` is a Keras layer."""
+    if not isinstance(value, keras.layers.Layer):
+        raise TypeError(
+            f"`{name}` must be a keras Layer or Model. Received: "
+            f"{name}={value!r}"
+        )
+
+
+def with_sublayers(config, *keys):
+    """A copy of a layer config whose `keys` (serialized sublayers, or None)
+    are deserialized: the `from_config` step of a layer that wraps layers."""
+    config = dict(config)
+    for key in keys:
+        if config.get(key) is not None:
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+    return config
+
+
 def clone_layer(layer):
     """Returns a fresh, unbuilt copy of `layer` (same config, new weights)."""
     return keras.saving.deserialize_keras_object(

@@ -6,7 +6,9 @@ import keras
 
 from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.layers.layer_utils import build_sublayer
+from keras_mtcrl.layers.layer_utils import check_layer
 from keras_mtcrl.layers.layer_utils import check_positive_int
+from keras_mtcrl.layers.layer_utils import with_sublayers
 
 
 def region_spans(side, parts, overlap=1):
@@ -119,11 +121,7 @@ class SpatialRegionEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(backbone, keras.layers.Layer):
-            raise TypeError(
-                "`backbone` must be a keras Layer or Model. Received: "
-                f"backbone={backbone!r}"
-            )
+        check_layer(backbone, "backbone")
         rows, cols = (grid, grid) if isinstance(grid, int) else tuple(grid)
         check_positive_int(rows, "grid")
         check_positive_int(cols, "grid")
@@ -229,8 +227,4 @@ class SpatialRegionEncoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"]
-        )
-        return cls(**config)
+        return cls(**with_sublayers(config, "backbone"))

@@ -6,6 +6,7 @@ from keras_mtcrl.api_export import keras_mtcrl_export
 from keras_mtcrl.datasets.multi_task_data import TASK_KINDS
 from keras_mtcrl.layers.layer_utils import build_sublayer
 from keras_mtcrl.layers.layer_utils import check_positive_int
+from keras_mtcrl.layers.layer_utils import with_sublayers
 
 OUTPUT_ACTIVATIONS = {
     "binary": "sigmoid",
@@ -156,9 +157,4 @@ class TaskHead(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if config.get("network") is not None:
-            config["network"] = keras.saving.deserialize_keras_object(
-                config["network"]
-            )
-        return cls(**config)
+        return cls(**with_sublayers(config, "network"))
