@@ -11,35 +11,19 @@ follows, with every reported metric.
 import os
 import time
 
-#: The default architectures plus the out-of-distribution baselines of a
-#: shared-bottom model (label-balanced reweighting, group DRO, IRMv1,
-#: V-REx, Fishr at the recipe's `ood_*` settings, and GMTL's
-#: prediction-time prior correction), on the recipes with labels.
+#: MT-CRL and the multi-task baselines every recipe is compared on.
+COMPARED = ("mtcrl", "shared_bottom", "mmoe", "single_task")
+#: Those plus the out-of-distribution baselines of a shared-bottom model
+#: (label-balanced reweighting, group DRO, IRMv1, V-REx, Fishr at the
+#: recipe's `ood_*` settings, and GMTL's prediction-time prior correction),
+#: on the recipes with labels.
 WITH_OOD = {
-    "architectures": (
-        "mtcrl",
-        "shared_bottom",
-        "mmoe",
-        "single_task",
-        "reweight",
-        "groupdro",
-        "irm",
-        "vrex",
-        "fishr",
-        "gmtl",
-    )
+    "architectures": COMPARED
+    + ("reweight", "groupdro", "irm", "vrex", "fishr", "gmtl")
 }
-#: The default architectures plus label-balanced reweighting, the
-#: baseline the MT-CRL issue names for confounded labels.
-WITH_REWEIGHT = {
-    "architectures": (
-        "mtcrl",
-        "shared_bottom",
-        "mmoe",
-        "single_task",
-        "reweight",
-    )
-}
+#: Those plus label-balanced reweighting, the baseline the MT-CRL issue
+#: names for confounded labels.
+WITH_REWEIGHT = {"architectures": COMPARED + ("reweight",)}
 #: The synthetic recipe, left out of the second mean so that its large
 #: gain cannot carry it.
 SYNTHETIC = ("synthetic",)
@@ -56,9 +40,7 @@ FULL = {
     "movielens": {},
     # The recipe trains two architectures by default; the benchmark adds
     # the rest, so that its delta_m has the single-task reference.
-    "scenes": {
-        "architectures": ("mtcrl", "shared_bottom", "mmoe", "single_task")
-    },
+    "scenes": {"architectures": COMPARED},
 }
 #: Registered recipes left out of the full run, and why.
 NOT_RUN = {
