@@ -230,9 +230,12 @@ class CausalGraph(keras.layers.Layer):
             if self.gate == "hard_concrete":
                 gates = self.sample_gates(ops.shape(modules)[0])
             else:
+                # One (T, K) matrix for every sample, so that each sample's
+                # gradient can be scaled on its own.
                 gates = ops.broadcast_to(
                     self.gates()[None],
-                    (ops.shape(modules)[0],) + tuple(self.gates().shape),
+                    (ops.shape(modules)[0], len(self.task_names),
+                     self.num_modules),
                 )
             if gate_gradient_scale is not None:
                 scale = ops.cast(gate_gradient_scale, "float32")[..., None]

@@ -286,7 +286,8 @@ class CausalMTLModel(MultiTaskModel):
         return self.graph(
             modules,
             training=training,
-            gate_gradient_scale=tf.stop_gradient(tf.stack(ratios, axis=-1)),
+            # `balancing_weights` carry no gradient, nor do their ratios.
+            gate_gradient_scale=tf.stack(ratios, axis=-1),
         )
 
     def run_heads(self, routed, labels, sample_weight, training):
