@@ -48,3 +48,47 @@ class ExpertEncoderTest(TestCase):
             ExpertEncoder(num_modules=0)
         with pytest.raises(ValueError, match="hidden_units"):
             ExpertEncoder(hidden_units=(0,))
+
+
+class ExpertInputGroupsTest(TestCase):
+    def test_expert_sees_only_its_columns(self):
+        encoder = ExpertEncoder(
+            num_modules=3, module_units=2, input_groups=[[0], [1, 2], [3]]
+        )
+        x = np.random.default_rng(0).normal(size=(4, 4)).astype("float32")
+        base = encoder(x).numpy()
+        changed = x.copy()
+        changed[:, 1] += 5.0
+        out = encoder(changed).numpy()
+        np.testing.assert_allclose(out[:, :2], base[:, :2])
+        np.testing.assert_allclose(out[:, 4:], base[:, 4:])
+        self.assertGreater(np.abs(out[:, 2:4] - base[:, 2:4]).max(), 1e-3)
+        self.assertEqual(
+            tuple(encoder.experts[1].layers[0].kernel.shape), (2, 64)
+        )
+
+    def test_non_contiguous_group_reads_named_columns(self):
+        encoder = ExpertEncoder(
+            num_modules=1, module_units=2, input_groups=[[2, 0]]
+        )
+        x = np.arange(12, dtype="float32").reshape(4, 3)
+        out = encoder(x).numpy()
+        reference = encoder.experts[0](x[:, [2, 0]]).numpy()
+        np.testing.assert_allclose(out, reference, rtol=1e-6)
+
+    def test_serialization_keeps_groups(self):
+        encoder = ExpertEncoder(
+            num_modules=2, module_units=2, input_groups=[[0], [1]]
+        )
+        encoder(np.ones((2, 2), "float32"))
+        self.assertEqual(encoder.get_config()["input_groups"], [[0], [1]])
+        self.run_serialization_test(encoder)
+
+    def test_bad_groups_name_the_problem(self):
+        with pytest.raises(ValueError, match="one group of columns per"):
+            ExpertEncoder(num_modules=2, input_groups=[[0]])
+        with pytest.raises(ValueError, match=r"input_groups\[1\]"):
+            ExpertEncoder(num_modules=2, input_groups=[[0], []])
+        encoder = ExpertEncoder(num_modules=2, input_groups=[[0], [5]])
+        with pytest.raises(ValueError, match="column 5.*3 columns"):
+            encoder(np.ones((2, 3), "float32"))

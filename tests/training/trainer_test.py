@@ -51,7 +51,10 @@ class TrainerTest(TestCase):
         self.assertTrue(0.0 <= stats["mean"] <= 1.0)
         self.assertIn("b_accuracy", saved["stats"]["single_task"]["test"])
         self.assertIn("| a | accuracy | shifted test |", summary["table"])
-        self.assertEqual(np.asarray(summary["graph"]).shape, (2, 4))
+        self.assertEqual(
+            np.asarray(summary["graph"]).shape,
+            (2, recipe.config.num_modules),
+        )
         graph_png = os.path.join(folder, "causal_graph.png")
         self.assertTrue(os.path.exists(graph_png))
         run_dir = os.path.join(folder, "seed_0", "mtcrl")
