@@ -120,9 +120,14 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         }
         if self.architecture == "mtcrl":
             values.update(
-                invariance_weight=hp.Float(
-                    "invariance_weight", 0.1, 1e4, sampling="log",
-                    default=max(base.invariance_weight, 0.1),
+                # 0 (penalty off) is a choice: several recipes select it.
+                invariance_weight=hp.Choice(
+                    "invariance_weight",
+                    sorted(
+                        {0.0, 1.0, 10.0, 100.0, 1000.0, 1e4}
+                        | {float(base.invariance_weight)}
+                    ),
+                    default=float(base.invariance_weight),
                 ),
                 sparsity_weight=hp.Float(
                     "sparsity_weight", 1e-3, 1.0, sampling="log",

@@ -39,12 +39,24 @@ class RecipeHyperModelTest(TestCase):
         self.assertEqual(hp.values["learning_rate"], config.learning_rate)
 
     def test_the_recipe_s_own_module_count_is_a_choice(self):
-        recipe = tiny_recipe().with_config(num_modules=9)
+        recipe = tiny_recipe().with_config(
+            num_modules=9, model_args={"modules": "experts"}
+        )
         hp = keras_tuner.HyperParameters()
         RecipeHyperModel(recipe, "shared_bottom").build(hp)
         self.assertEqual(hp.values["num_modules"], 9)
         (choice,) = [h for h in hp.space if h.name == "num_modules"]
         self.assertEqual(choice.values, [2, 4, 8, 9])
+
+    def test_invariance_off_is_a_choice(self):
+        for weight in (0.0, 7.0):
+            recipe = tiny_recipe().with_config(invariance_weight=weight)
+            hp = keras_tuner.HyperParameters()
+            RecipeHyperModel(recipe).build(hp)
+            self.assertEqual(hp.values["invariance_weight"], weight)
+            (choice,) = [h for h in hp.space if h.name == "invariance_weight"]
+            self.assertIn(0.0, choice.values)
+            self.assertIn(weight, choice.values)
 
     def test_fixed_values_are_used(self):
         hp = keras_tuner.HyperParameters()
