@@ -183,26 +183,44 @@ class CausalGraph(keras.layers.Layer):
             maxval=1.0 - _EPSILON,
             alg="philox",
         )
-        noise = noise[replica * batch_size:(replica + 1) * batch_size]
+        if replicas > 1:
+            noise = noise[replica * batch_size:(replica + 1) * batch_size]
         self.noise_step.assign_add(1)
         logistic = ops.log(noise) - ops.log(1.0 - noise)
         soft = ops.sigmoid((logistic + self.log_alpha()[None]) / _BETA)
         return ops.clip(soft * (_HIGH - _LOW) + _LOW, 0.0, 1.0)
 
     # ---- Routing --------------------------------------------------------
-    def normalize(self, modules):
-        """Each module of each sample scaled to unit root-mean-square."""
+    def group(self, modules, normalize=None):
+        """The modules as `(batch, ..., K, module_width)`, in their dtype.
+
+        Args:
+            modules: `(batch, ..., K * module_width)`.
+            normalize: bool or None. Scale each module of each sample to
+                unit root-mean-square; None: `normalize_modules`.
+        """
+        if normalize is None:
+            normalize = self.normalize_modules
         shape = ops.shape(modules)
         grouped = ops.reshape(
             modules,
             tuple(shape[:-1]) + (self.num_modules, self.module_width),
         )
+        if not normalize:
+            return grouped
+        dtype = grouped.dtype
         grouped = ops.cast(grouped, "float32")
         # rsqrt with an epsilon inside: finite (also its second derivative,
         # which the invariance penalty takes) for an all-zero module.
         mean_square = ops.mean(ops.square(grouped), axis=-1, keepdims=True)
         grouped = grouped * ops.rsqrt(mean_square + 1e-6)
-        return ops.cast(ops.reshape(grouped, shape), modules.dtype)
+        return ops.cast(grouped, dtype)
+
+    def normalize(self, modules):
+        """Each module of each sample scaled to unit root-mean-square."""
+        return ops.reshape(
+            self.group(modules, normalize=True), ops.shape(modules)
+        )
 
     def prepare(self, modules):
         """The modules as the gates see them (normalised when asked)."""
@@ -222,20 +240,24 @@ class CausalGraph(keras.layers.Layer):
                 the graph on another weighting of the samples than the
                 encoder and the heads.
         """
-        modules = self.prepare(modules)
-        rank = len(modules.shape)
+        shape = ops.shape(modules)
+        # (batch, ..., K, width): each gate multiplies its module's
+        # channels by broadcasting. (Gating a (batch, T, ..., K * width)
+        # tensor of repeated gates and slicing out each task would cost
+        # a dense zero-padded gradient per task in the backward pass.)
+        grouped = self.group(modules)
+        rank = len(grouped.shape)
         if training and (
             self.gate == "hard_concrete" or gate_gradient_scale is not None
         ):
             if self.gate == "hard_concrete":
-                gates = self.sample_gates(ops.shape(modules)[0])
+                gates = self.sample_gates(shape[0])
             else:
                 # One (T, K) matrix for every sample, so that each sample's
                 # gradient can be scaled on its own.
                 gates = ops.broadcast_to(
                     self.gates()[None],
-                    (ops.shape(modules)[0], len(self.task_names),
-                     self.num_modules),
+                    (shape[0], len(self.task_names), self.num_modules),
                 )
             if gate_gradient_scale is not None:
                 scale = ops.cast(gate_gradient_scale, "float32")[..., None]
@@ -243,24 +265,16 @@ class CausalGraph(keras.layers.Layer):
                 gates = gates * scale + ops.stop_gradient(
                     gates * (1.0 - scale)
                 )
-            # (batch, T, K) -> (batch, T, 1, ..., 1, K * width)
-            gates = ops.repeat(gates, self.module_width, axis=-1)
-            gates = ops.reshape(
-                gates,
-                (-1, len(self.task_names)) + (1,) * (rank - 2) + (
-                    self.num_modules * self.module_width,
-                ),
-            )
-            gates = ops.cast(gates, modules.dtype)
-            return {
-                task: modules * gates[:, index]
-                for index, task in enumerate(self.task_names)
-            }
-        channel_gates = ops.repeat(self.gates(), self.module_width, axis=1)
-        channel_gates = ops.cast(channel_gates, modules.dtype)
+            # (batch, T, K) -> per task (batch, 1, ..., 1, K, 1)
+            gates = ops.unstack(ops.cast(gates, grouped.dtype), axis=1)
+            gate_shape = (-1,) + (1,) * (rank - 3) + (self.num_modules, 1)
+        else:
+            # (T, K) -> per task (K, 1)
+            gates = ops.unstack(ops.cast(self.gates(), grouped.dtype))
+            gate_shape = (self.num_modules, 1)
         return {
-            task: modules * channel_gates[index]
-            for index, task in enumerate(self.task_names)
+            task: ops.reshape(grouped * ops.reshape(gate, gate_shape), shape)
+            for task, gate in zip(self.task_names, gates)
         }
 
     def adjacency(self, threshold=0.5):

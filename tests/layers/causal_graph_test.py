@@ -147,3 +147,95 @@ class CausalGraphTest(TestCase):
             CausalGraph(["a"], 0)
         with pytest.raises(ValueError, match="gate"):
             CausalGraph(["a"], 2, gate="relu")
+
+
+def _repeated_gates_reference(graph, modules, training, scale):
+    """Gating as first written: the (batch, T, K) gates repeated over each
+    module's channels and each task's slice taken, from the same draw."""
+    modules = graph.prepare(tf.convert_to_tensor(modules))
+    rank = len(modules.shape)
+    tasks, width = len(graph.task_names), graph.module_width
+    if training and (graph.gate == "hard_concrete" or scale is not None):
+        if graph.gate == "hard_concrete":
+            gates = graph.sample_gates(modules.shape[0])
+        else:
+            gates = tf.broadcast_to(
+                graph.gates()[None],
+                (modules.shape[0], tasks, graph.num_modules),
+            )
+        if scale is not None:
+            scale = tf.convert_to_tensor(scale)[..., None]
+            gates = gates * scale + tf.stop_gradient(gates * (1.0 - scale))
+        gates = tf.repeat(gates, width, axis=-1)
+        gates = tf.reshape(
+            gates,
+            (-1, tasks) + (1,) * (rank - 2) + (graph.num_modules * width,),
+        )
+        return {
+            t: modules * gates[:, i] for i, t in enumerate(graph.task_names)
+        }
+    channel_gates = tf.repeat(graph.gates(), width, axis=1)
+    return {
+        t: modules * channel_gates[i] for i, t in enumerate(graph.task_names)
+    }
+
+
+class CausalGraphReferenceTest(TestCase):
+    def _outputs_and_gradients(self, graph, modules, training, scale, call):
+        graph.noise_step.assign(0.0)
+        modules = tf.convert_to_tensor(modules)
+        with tf.GradientTape() as tape:
+            tape.watch(modules)
+            out = call(graph, modules, training, scale)
+            loss = tf.add_n(
+                [
+                    tf.reduce_sum(tf.sin(out[t]) * (i + 1.0))
+                    for i, t in enumerate(graph.task_names)
+                ]
+            )
+        grads = tape.gradient(loss, [modules, graph.logits])
+        return out, grads
+
+    def test_gating_matches_repeated_gates_reference(self):
+        # Values and gradients (modules, logits) of every branch of `call`
+        # against the repeat-and-slice formulation.
+        rng = np.random.default_rng(0)
+        cases = []
+        for shape in ((5, 6), (3, 2, 2, 6)):
+            for gate in ("hard_concrete", "sigmoid"):
+                for normalize in (True, False):
+                    for training in (True, False):
+                        for scaled in (False, True):
+                            cases.append(
+                                (shape, gate, normalize, training, scaled)
+                            )
+        for shape, gate, normalize, training, scaled in cases:
+            graph = CausalGraph(
+                ["a", "b", "c"], num_modules=3, gate=gate,
+                normalize_modules=normalize, seed=2,
+            )
+            graph.build(shape)
+            graph.logits.assign(rng.normal(size=(3, 3)).astype("float32"))
+            modules = rng.normal(size=shape).astype("float32")
+            scale = None
+            if scaled:
+                scale = rng.uniform(0, 2, size=(shape[0], 3)).astype("float32")
+
+            def new(g, m, t, s):
+                return g(m, training=t, gate_gradient_scale=s)
+
+            out, grads = self._outputs_and_gradients(
+                graph, modules, training, scale, new
+            )
+            ref_out, ref_grads = self._outputs_and_gradients(
+                graph, modules, training, scale, _repeated_gates_reference
+            )
+            for task in graph.task_names:
+                self.assertAllClose(out[task], ref_out[task], atol=1e-6)
+            self.assertAllClose(grads[0], ref_grads[0], rtol=1e-5, atol=1e-6)
+            if grads[1] is None:
+                self.assertIsNone(ref_grads[1])
+            else:
+                self.assertAllClose(
+                    grads[1], ref_grads[1], rtol=1e-5, atol=1e-6
+                )
