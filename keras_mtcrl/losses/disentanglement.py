@@ -33,6 +33,48 @@ def _off_diagonal_block_mask(num_modules, module_width):
     return 1.0 - block
 
 
+def weighted_gram(values, weight=None):
+    """`(weight * values)^T values`, `(D, D)`, with a one-matmul gradient.
+
+    Autodiff of the product would take two `(batch, D) x (D, D)` products
+    in the backward pass; as both factors are `values`, its gradient is
+    `weight * values (G + G^T)` for an upstream gradient `G`, one product.
+
+    Args:
+        values: float32 `(batch, D)`.
+        weight: float32 `(batch, 1)` or None (all 1). Defaults to `None`.
+
+    Example:
+
+    >>> x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    >>> weighted_gram(x).numpy().tolist()
+    [[10.0, 14.0], [14.0, 20.0]]
+    """
+
+    @tf.custom_gradient
+    def unweighted(values):
+        def grad(upstream):
+            return tf.matmul(values, upstream + tf.transpose(upstream))
+
+        return tf.matmul(values, values, transpose_a=True), grad
+
+    @tf.custom_gradient
+    def weighted(values, weight):
+        def grad(upstream):
+            product = tf.matmul(values, upstream + tf.transpose(upstream))
+            # d/dw_i of sum_i w_i x_i x_i^T against G: x_i^T G x_i.
+            d_weight = 0.5 * tf.reduce_sum(
+                product * values, axis=-1, keepdims=True
+            )
+            return weight * product, d_weight
+
+        return tf.matmul(weight * values, values, transpose_a=True), grad
+
+    if weight is None:
+        return unweighted(values)
+    return weighted(values, weight)
+
+
 def cross_correlation_penalty(pooled, epsilon=1e-5, sample_weight=None):
     """Mean squared cross-correlation between dimensions of different modules.
 
@@ -51,23 +93,28 @@ def cross_correlation_penalty(pooled, epsilon=1e-5, sample_weight=None):
     """
     num_modules, width = pooled.shape[1], pooled.shape[2]
     flat = tf.reshape(pooled, (-1, num_modules * width))
-    if sample_weight is None:
-        sample_weight = tf.ones_like(flat[:, 0])
-    weight = tf.cast(sample_weight, "float32")[:, None]
+    weight = None
+    if sample_weight is not None:
+        weight = tf.cast(sample_weight, "float32")[:, None]
+
+    def sums(values):
+        # Total weight and weighted column sums; unit weights need no
+        # (batch, D) product.
+        if weight is None:
+            return (
+                tf.cast(tf.shape(values)[0], "float32"),
+                tf.reduce_sum(values, axis=0),
+            )
+        return tf.reduce_sum(weight), tf.reduce_sum(weight * values, axis=0)
+
     # Centre on the global batch mean first (a constant for autodiff: the
     # covariance's gradient through the mean is zero), so constant
     # features give exactly zero covariance instead of a cancellation
     # error that the correlation's normalisation would blow up.
-    total, summed = cross_replica_sum(
-        (tf.reduce_sum(weight), tf.reduce_sum(weight * flat, axis=0))
-    )
+    total, summed = cross_replica_sum(sums(flat))
     flat = flat - summed / tf.maximum(total, 1e-6)
     count, first, second = global_sum_local_gradient(
-        (
-            tf.reduce_sum(weight),
-            tf.reduce_sum(weight * flat, axis=0),
-            tf.matmul(weight * flat, flat, transpose_a=True),
-        )
+        sums(flat) + (weighted_gram(flat, weight),)
     )
     count = tf.maximum(count, 1e-6)
     mean = first / count

@@ -3,6 +3,8 @@ import pytest
 import tensorflow as tf
 
 from keras_mtcrl.losses import DisentanglementPenalty
+from keras_mtcrl.losses.disentanglement import cross_correlation_penalty
+from keras_mtcrl.losses.disentanglement import weighted_gram
 from keras_mtcrl.testing import TestCase
 
 
@@ -57,3 +59,66 @@ class DisentanglementPenaltyTest(TestCase):
             DisentanglementPenalty("pca")
         with pytest.raises(ValueError, match="weight=-1"):
             DisentanglementPenalty(weight=-1)
+
+
+def _autodiff_cross_correlation(pooled, sample_weight=None, epsilon=1e-5):
+    """The penalty written with plain ops (autodiff for every gradient)."""
+    num_modules, width = pooled.shape[1], pooled.shape[2]
+    flat = tf.reshape(pooled, (-1, num_modules * width))
+    if sample_weight is None:
+        sample_weight = tf.ones_like(flat[:, 0])
+    weight = tf.cast(sample_weight, "float32")[:, None]
+    mean = tf.reduce_sum(weight * flat, 0) / tf.reduce_sum(weight)
+    flat = flat - tf.stop_gradient(mean)
+    count = tf.reduce_sum(weight)
+    first = tf.reduce_sum(weight * flat, axis=0) / count
+    covariance = tf.matmul(weight * flat, flat, transpose_a=True) / count
+    covariance -= first[:, None] * first[None, :]
+    std = tf.sqrt(tf.maximum(tf.linalg.diag_part(covariance), 0.0) + epsilon)
+    correlation = covariance / (std[:, None] * std[None, :])
+    block = np.kron(np.eye(num_modules), np.ones((width, width)))
+    mask = tf.constant(1.0 - block, "float32")
+    return tf.reduce_sum(mask * tf.square(correlation)) / tf.reduce_sum(mask)
+
+
+class CrossCorrelationGradientTest(TestCase):
+    def test_weighted_gram_gradient_equals_autodiff(self):
+        x = tf.constant(_noise((32, 6)))
+        upstream = tf.constant(_noise((6, 6), seed=1))  # not symmetric
+        for weight in (None, tf.constant(np.abs(_noise((32, 1), seed=2)))):
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch(x)
+                if weight is not None:
+                    tape.watch(weight)
+                gram = weighted_gram(x, weight)
+                plain = tf.matmul(
+                    x if weight is None else weight * x, x, transpose_a=True
+                )
+                ours = tf.reduce_sum(gram * upstream)
+                reference = tf.reduce_sum(plain * upstream)
+            self.assertAllClose(gram, plain, rtol=1e-6, atol=1e-5)
+            self.assertAllClose(
+                tape.gradient(ours, x), tape.gradient(reference, x),
+                rtol=1e-5, atol=1e-5,
+            )
+            if weight is not None:
+                self.assertAllClose(
+                    tape.gradient(ours, weight),
+                    tape.gradient(reference, weight),
+                    rtol=1e-5, atol=1e-4,
+                )
+
+    def test_penalty_and_gradient_equal_autodiff(self):
+        pooled = tf.constant(_noise((64, 3, 4)) + 0.5 * _noise((64, 1, 4), 3))
+        weights = (None, tf.constant(np.abs(_noise((64,), seed=4))))
+        for weight in weights:
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch(pooled)
+                value = cross_correlation_penalty(pooled, sample_weight=weight)
+                reference = _autodiff_cross_correlation(pooled, weight)
+            self.assertAllClose(value, reference, rtol=1e-5)
+            self.assertAllClose(
+                tape.gradient(value, pooled),
+                tape.gradient(reference, pooled),
+                rtol=1e-4, atol=1e-7,
+            )
