@@ -124,59 +124,90 @@ class InvariancePenalty(Penalty):
         Args:
             membership: float `(batch, E)`. Weight of each sample in each
                 environment (one-hot ids, or derived weights; 0 = absent).
+                Leading axes (e.g. `(T, batch, E)`, one task per row) give
+                one value per row.
             values: float `(batch, K)`. Per-sample signals (`g` per module,
-                or the loss as one column for `"vrex"`).
+                or the loss as one column for `"vrex"`), with the same
+                leading axes as `membership`.
 
         Returns:
-            float32 scalar, 0 when fewer than two environments are present.
+            float32 scalar (or one per row of the leading axes), 0 when
+            fewer than two environments are present.
         """
         membership = tf.cast(membership, "float32")
         values = tf.cast(values, "float32")
         counts, sums = global_sum_local_gradient(
             (
-                tf.reduce_sum(membership, axis=0),
+                tf.reduce_sum(membership, axis=-2),
                 tf.matmul(membership, values, transpose_a=True),
             )
         )
         present = tf.cast(counts >= self.min_env_samples, "float32")
-        num_present = tf.reduce_sum(present)
-        means = sums / tf.maximum(counts, 1e-6)[:, None]
+        num_present = tf.reduce_sum(present, axis=-1)
+        means = sums / tf.maximum(counts, 1e-6)[..., None]
         safe_present = tf.maximum(num_present, 1.0)
         if self.method == "irmv1":
             value = tf.reduce_sum(
-                present * tf.reduce_sum(tf.square(means), axis=-1)
+                present * tf.reduce_sum(tf.square(means), axis=-1), axis=-1
             ) / safe_present
         else:
-            center = tf.reduce_sum(present[:, None] * means, 0) / safe_present
+            center = (
+                tf.reduce_sum(present[..., None] * means, axis=-2)
+                / safe_present[..., None]
+            )
             variance = tf.reduce_sum(
-                present[:, None] * tf.square(means - center), axis=0
-            ) / safe_present
-            value = tf.reduce_sum(variance)
+                present[..., None] * tf.square(means - center[..., None, :]),
+                axis=-2,
+            ) / safe_present[..., None]
+            value = tf.reduce_sum(variance, axis=-1)
         return tf.where(num_present >= 2.0, value, 0.0)
 
     def compute(self, context):
         model, forward = context.model, context.forward
-        total = 0.0
+        observed = observed_losses(forward)
+        memberships, values, losses = [], [], []
         for task in model.task_names:
-            losses, valid = observed_losses(forward)[task][:2]
-            membership = model.environment_membership(
-                task, context.labels, context.environment, self.environments,
-                valid,
+            loss, valid = observed[task][:2]
+            memberships.append(
+                model.environment_membership(
+                    task, context.labels, context.environment,
+                    self.environments, valid,
+                )
             )
             if self.method == "vrex":
-                values = tf.cast(losses, "float32")[:, None]
+                values.append(tf.cast(loss, "float32")[:, None])
             else:
-                values = model.module_signal(forward, task)
-            # The loss scale over the samples the environments cover.
-            covered = tf.cast(tf.reduce_max(membership, axis=-1) > 0, "float32")
-            loss_sum, count = cross_replica_sum(
-                (tf.reduce_sum(losses * covered), tf.reduce_sum(covered))
+                values.append(model.module_signal(forward, task))
+            losses.append(tf.cast(loss, "float32"))
+        if len({tuple(m.shape[1:]) for m in memberships}) > 1:
+            # Tasks with different environments: one task at a time.
+            per_task = [
+                self._scaled(m[None], v[None], loss[None])
+                for m, v, loss in zip(memberships, values, losses)
+            ]
+            return tf.add_n(per_task)[0] / float(len(model.task_names))
+        # All tasks at once, `(T, batch, ...)`: the same values as one
+        # task at a time, in a fraction of the operations.
+        scaled = self._scaled(
+            tf.stack(memberships), tf.stack(values), tf.stack(losses)
+        )
+        return tf.reduce_sum(scaled) / float(len(model.task_names))
+
+    def _scaled(self, membership, values, losses):
+        """`(T,)` statistics of `(T, batch, ...)` tasks, each divided by
+        the square of its mean loss (held constant)."""
+        # The loss scale over the samples the environments cover.
+        covered = tf.cast(tf.reduce_max(membership, axis=-1) > 0, "float32")
+        loss_sum, count = cross_replica_sum(
+            (
+                tf.reduce_sum(losses * covered, axis=-1),
+                tf.reduce_sum(covered, axis=-1),
             )
-            scale = loss_sum / tf.maximum(count, 1.0)
-            total += self.statistic(membership, values) / tf.square(
-                scale + _EPSILON
-            )
-        return total / float(len(model.task_names))
+        )
+        scale = loss_sum / tf.maximum(count, 1.0)
+        return self.statistic(membership, values) / tf.square(
+            scale + _EPSILON
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -310,21 +310,26 @@ class CausalMTLModel(MultiTaskModel):
             )
             # Under float16 the per-sample gradients would underflow:
             # take them of the loss-scaled target (the optimizer's dynamic
-            # scale; 1 without mixed precision) and unscale in float32. An
-            # overflow makes the step's loss non-finite, and the loss-scale
-            # optimizer then skips the step and lowers its scale.
+            # scale) and unscale in float32. An overflow makes the step's
+            # loss non-finite, and the loss-scale optimizer then skips the
+            # step and lowers its scale. (No scale otherwise: a product
+            # and a quotient by 1 would cost full-size ops, also in the
+            # second-order backward pass.)
             scale = self._probe_loss_scale()
-            target = target * scale
+            if scale is not None:
+                target = target * scale
         grads = probe.gradient(target, watched)
-        grads = [tf.cast(g, "float32") / scale for g in grads]
+        grads = [tf.cast(g, "float32") for g in grads]
+        if scale is not None:
+            grads = [g / scale for g in grads]
         outputs["routed_grads"] = dict(zip(self.task_names, grads))
         return outputs
 
     def _probe_loss_scale(self):
-        """The optimizer's loss scale (float32 scalar), 1 when the routed
-        modules are not float16."""
+        """The optimizer's loss scale (float32 scalar), None (no scaling)
+        when the routed modules are not float16."""
         if self.optimizer is None or self.compute_dtype != "float16":
-            return tf.constant(1.0)
+            return None
         return tf.stop_gradient(
             tf.cast(self.optimizer.scale_loss(tf.constant(1.0)), "float32")
         )
@@ -417,15 +422,22 @@ class CausalMTLModel(MultiTaskModel):
         """
         if not self.can_derive_environments(labels):
             return None
-        membership = self.label_pairs.membership(
-            labels, task or self.task_names[0], "balanced"
+        task = task or self.task_names[0]
+
+        def make():
+            membership = self.label_pairs.membership(labels, task, "balanced")
+            # Columns 0, 2, ...: 1 where both labels are present; 1, 3,
+            # ...: the balanced weights against each other task.
+            weights = tf.where(
+                membership[:, 0::2] > 0, membership[:, 1::2], missing
+            )
+            return tf.stop_gradient(tf.reduce_prod(weights, axis=-1))
+
+        # Once per step (the risk, the graph's risk and a balanced
+        # disentanglement penalty may all ask).
+        return self.label_pairs.cached(
+            labels, ("balancing_weights", task, float(missing)), make
         )
-        # Columns 0, 2, ...: 1 where both labels are present; 1, 3, ...:
-        # the balanced weights against each other task.
-        weights = tf.where(
-            membership[:, 0::2] > 0, membership[:, 1::2], missing
-        )
-        return tf.stop_gradient(tf.reduce_prod(weights, axis=-1))
 
     def can_derive_environments(self, labels):
         """Whether environments can be derived from these labels: two or

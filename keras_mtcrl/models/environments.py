@@ -130,6 +130,22 @@ class LabelPairCounts(keras.layers.Layer):
             )
         return units if kind in ("multiclass", "multilabel") else 2
 
+    def _step_cache(self, labels):
+        """The dict of what was derived from this labels dict (codes,
+        memberships), made anew for another labels dict or graph.
+
+        One cache per replica: under a strategy every replica must make
+        the same cross-replica calls, so none may reuse another's codes.
+        """
+        replica = id(tf.distribute.get_replica_context())
+        graph = tf.compat.v1.get_default_graph()
+        cache = self.__dict__.setdefault("_codes_cache", {})
+        cached = cache.get(replica)
+        if cached is None or cached[0] is not labels or cached[1] is not graph:
+            # Holding `labels` keeps its id from being reused while cached.
+            cached = cache[replica] = (labels, graph, {})
+        return cached[2]
+
     def codes(self, labels):
         """Task -> `(one-hot code (batch, C) float32, valid float32)`.
 
@@ -137,26 +153,24 @@ class LabelPairCounts(keras.layers.Layer):
         membership in one step share the codes (and, for regression, the
         one cross-replica mean).
         """
-        # One cache per replica: under a strategy every replica must make
-        # the same cross-replica calls, so none may reuse another's codes.
-        replica = id(tf.distribute.get_replica_context())
-        cache = self.__dict__.setdefault("_codes_cache", {})
-        cached = cache.get(replica)
-        if cached is not None and cached[0] is labels:
-            return cached[1]
+        cache = self._step_cache(labels)
+        if "codes" in cache:
+            return cache["codes"]
         out = {}
         for task in self.task_names:
             kind, units = self.kinds[task]
             code, radix, valid = label_code(labels[task], kind, units, task)
             valid = tf.cast(valid, "float32")
             out[task] = (tf.one_hot(code, radix) * valid[:, None], valid)
-        # Holding `labels` keeps its id from being reused while cached.
-        cache[replica] = (labels, out)
+        cache["codes"] = out
         return out
 
     def update(self, labels):
         """Adds one training batch (all replicas) to the counts."""
         codes = self.codes(labels)
+        # Memberships read the counts: none made before this update counts.
+        for key in [k for k in self._step_cache(labels) if k != "codes"]:
+            del self._step_cache(labels)[key]
         updates = []
         for first, second in itertools.combinations(self.task_names, 2):
             variable = self.counts[_pair_key(first, second)]
@@ -189,31 +203,91 @@ class LabelPairCounts(keras.layers.Layer):
             (`"agreement"`) samples; zero where the sample lacks `task`'s
             or that other task's label.
         """
+        return self.memberships(labels, mode)[task]
+
+    def memberships(self, labels, mode):
+        """Task -> `membership(labels, task, mode)`, for every task.
+
+        Each pair of tasks is worked out once: the balancing weight
+        `P(y_t) P(y_s) / P(y_t, y_s)` and whether a pair of labels agrees
+        are symmetric in `t` and `s`. Kept for the step (see `cached`).
+        """
+        return self.cached(
+            labels,
+            ("memberships", mode),
+            lambda: self._memberships(labels, mode),
+        )
+
+    def cached(self, labels, key, make):
+        """`make()`, kept under `key` for this labels dict inside a traced
+        function until the next `update` (anything made from the counts
+        and these labels: one step's penalties, metrics and weights then
+        share it). Eagerly the counts may change between calls (an
+        assignment, a restore), so nothing is kept."""
+        cache = self._step_cache(labels)
+        if key in cache:
+            return cache[key]
+        value = make()
+        if tf.inside_function():
+            cache[key] = value
+        return value
+
+    def _memberships(self, labels, mode):
         codes = self.codes(labels)
-        own, valid = codes[task]
-        columns = []
-        for other in self.task_names:
-            if other == task:
-                continue
-            other_code, other_valid = codes[other]
-            joint = self.joint(task, other)
-            independent = (
-                tf.reduce_sum(joint, 1, keepdims=True)
-                * tf.reduce_sum(joint, 0, keepdims=True)
+        # Pairs of tasks with the same number of label codes are worked
+        # out together, `(pairs, ...)` (all of them for tasks of one kind).
+        groups = {}
+        for first, second in itertools.combinations(self.task_names, 2):
+            shape = (self.radix(first), self.radix(second))
+            groups.setdefault(shape, []).append((first, second))
+        blocks, position = [], {}
+        for group in groups.values():
+            counts = tf.stack(
+                [tf.convert_to_tensor(self.counts[_pair_key(*pair)])
+                 for pair in group]
             )
-            both = valid * other_valid
+            counts = counts + self.smoothing
+            joint = counts / tf.reduce_sum(counts, axis=(1, 2), keepdims=True)
+            independent = (
+                tf.reduce_sum(joint, 2, keepdims=True)
+                * tf.reduce_sum(joint, 1, keepdims=True)
+            )
             if mode == "balanced":
-                ratio = independent / joint
-                weight = tf.reduce_sum(
-                    tf.matmul(own, ratio) * other_code, axis=-1
-                )
-                # Both weightings of the samples that carry both labels.
-                columns.extend([both, both * weight])
+                table = independent / joint
             else:
-                over = tf.cast(joint > independent, "float32")
-                agree = tf.reduce_sum(tf.matmul(own, over) * other_code, -1)
-                columns.extend([both * agree, both * (1.0 - agree)])
-        return tf.stack(columns, axis=-1)
+                table = tf.cast(joint > independent, "float32")
+            first = tf.stack([codes[f][0] for f, _ in group])
+            second = tf.stack([codes[s][0] for _, s in group])
+            # Each pair's table entry at each sample's pair of labels (0
+            # where the first label is missing), `(pairs, batch)`.
+            value = tf.reduce_sum(tf.matmul(first, table) * second, axis=-1)
+            both = tf.stack([codes[f][1] for f, _ in group]) * tf.stack(
+                [codes[s][1] for _, s in group]
+            )
+            if mode == "balanced":
+                # Both weightings of the samples that carry both labels.
+                columns = [both, both * value]
+            else:
+                columns = [both * value, both * (1.0 - value)]
+            # (pairs, batch, 2) -> (batch, 2 * pairs): pair p's columns
+            # are 2p and 2p + 1.
+            columns = tf.transpose(tf.stack(columns, axis=-1), (1, 0, 2))
+            blocks.append(tf.reshape(columns, (-1, 2 * len(group))))
+            offset = sum(block.shape[-1] for block in blocks[:-1])
+            for index, (first_task, second_task) in enumerate(group):
+                column = offset + 2 * index
+                position[(first_task, second_task)] = column
+                position[(second_task, first_task)] = column
+        table = blocks[0] if len(blocks) == 1 else tf.concat(blocks, axis=-1)
+        out = {}
+        for task in self.task_names:
+            indices = []
+            for other in self.task_names:
+                if other != task:
+                    column = position[(task, other)]
+                    indices += [column, column + 1]
+            out[task] = tf.gather(table, indices, axis=-1)
+        return out
 
     def num_environments(self, mode):
         """Columns of `membership` (`"balanced"` or `"agreement"`): two per

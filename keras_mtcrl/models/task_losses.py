@@ -117,10 +117,10 @@ def masked_per_sample_loss(loss_fn, labels, predictions, kind):
     # Zero the loss where the label is missing: a NaN times 0 is still NaN.
     elements = tf.where(mask > 0, elements, 0.0)
     axes = list(range(1, elements.shape.rank))
-    if axes:
-        total = tf.reduce_sum(elements, axis=axes)
-        count = tf.reduce_sum(mask, axis=axes)
-    else:
-        total, count = elements, mask
+    if not axes:
+        # One element per sample: its loss (0 where missing) is the mean.
+        return elements, mask, mask, safe
+    total = tf.reduce_sum(elements, axis=axes)
+    count = tf.reduce_sum(mask, axis=axes)
     per_sample = total / tf.maximum(count, 1.0)
     return per_sample, tf.cast(count > 0, "float32"), mask, safe

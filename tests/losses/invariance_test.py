@@ -1,9 +1,15 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from absl.testing import parameterized
 
+from keras_mtcrl.layers import ExpertEncoder
+from keras_mtcrl.layers import TaskHead
 from keras_mtcrl.losses import InvariancePenalty
 from keras_mtcrl.losses import SparsityPenalty
+from keras_mtcrl.losses.penalty import PenaltyContext
+from keras_mtcrl.losses.per_sample import observed_losses
+from keras_mtcrl.models import CausalMTLModel
 from keras_mtcrl.testing import TestCase
 
 # Samples 0, 1 in environment 0; samples 2, 3 in environment 1.
@@ -104,6 +110,90 @@ class InvariancePenaltyTest(TestCase, parameterized.TestCase):
             InvariancePenalty(environments="column")
         with pytest.raises(ValueError, match="ramp_steps"):
             InvariancePenalty(ramp_steps=-1)
+
+
+def _task_by_task(penalty, model, forward, labels):
+    """`InvariancePenalty.compute` written one task at a time."""
+    total = 0.0
+    for task in model.task_names:
+        losses, valid = observed_losses(forward)[task][:2]
+        membership = model.environment_membership(
+            task, labels, None, penalty.environments, valid
+        )
+        if penalty.method == "vrex":
+            values = losses[:, None]
+        else:
+            values = model.module_signal(forward, task)
+        covered = tf.cast(tf.reduce_max(membership, axis=-1) > 0, "float32")
+        # The loss scale is held constant.
+        scale = tf.stop_gradient(tf.reduce_sum(losses * covered)) / tf.maximum(
+            tf.reduce_sum(covered), 1.0
+        )
+        total += penalty.statistic(membership, values) / tf.square(
+            scale + 1e-3
+        )
+    return total / float(len(model.task_names))
+
+
+class InvariancePenaltyAllTasksTest(TestCase, parameterized.TestCase):
+    def test_rows_of_a_batched_statistic(self):
+        rng = np.random.default_rng(0)
+        membership = rng.uniform(size=(3, 16, 4)).astype("float32")
+        membership[1, :, 2:] = 0.0  # fewer than two environments: 0
+        values = rng.normal(size=(3, 16, 5)).astype("float32")
+        for method in ("grad_var", "irmv1", "vrex"):
+            penalty = InvariancePenalty(method, min_env_samples=1)
+            rows = penalty.statistic(membership, values)
+            self.assertEqual(tuple(rows.shape), (3,))
+            for row in range(3):
+                self.assertAllClose(
+                    rows[row],
+                    penalty.statistic(membership[row], values[row]),
+                    rtol=1e-6,
+                )
+
+    @parameterized.parameters(
+        ("grad_var", "balanced"), ("irmv1", "agreement"), ("vrex", "balanced")
+    )
+    def test_all_tasks_at_once_equal_task_by_task(self, method, mode):
+        rng = np.random.default_rng(1)
+        x = rng.normal(size=(64, 5)).astype("float32")
+        labels = {
+            "a": (x[:, 0] > 0).astype("float32"),
+            "b": (x[:, 0] + x[:, 1] > 0).astype("float32"),
+            "c": rng.integers(0, 3, 64).astype("int32"),
+        }
+        labels["a"][:5] = np.nan  # missing labels
+        penalty = InvariancePenalty(
+            method, min_env_samples=1, environments=mode
+        )
+        model = CausalMTLModel(
+            encoder=ExpertEncoder(num_modules=3, module_units=2),
+            heads={
+                "a": TaskHead("binary"),
+                "b": TaskHead("binary"),
+                "c": TaskHead("multiclass", 3),
+            },
+            input_shape=(None, 5),
+            invariance=penalty,
+            disentanglement=None,
+            sparsity=None,
+        )
+        model.compile(optimizer="sgd")
+        model.label_pairs.update(labels)
+        variables = model.trainable_variables
+        with tf.GradientTape(persistent=True) as tape:
+            forward = model.forward(x, labels, None, training=True)
+            context = PenaltyContext(model, forward, labels, None, True)
+            value = penalty.compute(context)
+            reference = _task_by_task(penalty, model, forward, labels)
+        self.assertGreater(float(reference), 0.0)
+        self.assertAllClose(value, reference, rtol=1e-5)
+        for ours, theirs in zip(
+            tape.gradient(value, variables),
+            tape.gradient(reference, variables),
+        ):
+            self.assertAllClose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
 class SparsityPenaltyTest(TestCase):

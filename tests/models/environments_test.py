@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_mtcrl.layers import TaskHead
 from keras_mtcrl.models.environments import LabelPairCounts
@@ -74,6 +75,100 @@ class LabelPairCountsTest(TestCase):
         pairs = LabelPairCounts({"a": object(), "b": TaskHead("binary")})
         with pytest.raises(ValueError, match="task 'a'.*no `kind`"):
             pairs.build()
+
+
+def _pair_by_pair(pairs, labels, task, mode):
+    """`membership` worked out for each ordered pair of tasks on its own."""
+    codes = pairs.codes(labels)
+    own, valid = codes[task]
+    columns = []
+    for other in pairs.task_names:
+        if other == task:
+            continue
+        other_code, other_valid = codes[other]
+        joint = pairs.joint(task, other)
+        independent = tf.reduce_sum(joint, 1, keepdims=True) * tf.reduce_sum(
+            joint, 0, keepdims=True
+        )
+        both = valid * other_valid
+        if mode == "balanced":
+            table = independent / joint
+        else:
+            table = tf.cast(joint > independent, "float32")
+        value = tf.reduce_sum(tf.matmul(own, table) * other_code, axis=-1)
+        if mode == "balanced":
+            columns += [both, both * value]
+        else:
+            columns += [both * value, both * (1.0 - value)]
+    return tf.stack(columns, axis=-1)
+
+
+class MembershipsTest(TestCase):
+    def _pairs_and_labels(self):
+        heads = {
+            "a": TaskHead("multiclass", 3),
+            "b": TaskHead("binary"),
+            "c": TaskHead("multiclass", 3),
+            "d": TaskHead("binary"),
+            "e": TaskHead("regression"),
+        }
+        pairs = LabelPairCounts(heads)
+        pairs.build()
+        rng = np.random.default_rng(0)
+        n = 40
+        labels = {
+            "a": rng.integers(-1, 3, n).astype("int32"),  # -1: missing
+            "b": rng.integers(0, 2, n).astype("float32"),
+            "c": rng.integers(0, 3, n).astype("int32"),
+            "d": rng.integers(0, 2, n).astype("float32"),
+            "e": rng.normal(size=n).astype("float32"),
+        }
+        labels["d"][:4] = np.nan
+        pairs.update(labels)
+        pairs.update({t: v[::-1].copy() for t, v in labels.items()})
+        return pairs, labels
+
+    def test_pairs_of_mixed_kinds_equal_pair_by_pair(self):
+        # Pairs of different code counts are worked out in groups; the
+        # result is the same as one ordered pair at a time.
+        pairs, labels = self._pairs_and_labels()
+        for mode in ("balanced", "agreement"):
+            memberships = pairs.memberships(labels, mode)
+            for task in pairs.task_names:
+                self.assertAllClose(
+                    memberships[task],
+                    _pair_by_pair(pairs, labels, task, mode),
+                    rtol=1e-6,
+                )
+                self.assertAllClose(
+                    pairs.membership(labels, task, mode),
+                    memberships[task],
+                )
+
+    def test_kept_for_the_step_inside_a_function_until_update(self):
+        pairs, labels = self._pairs_and_labels()
+        made = []
+
+        @tf.function
+        def step(labels):
+            first = pairs.memberships(labels, "balanced")
+            again = pairs.memberships(labels, "balanced")
+            made.append(first is again)
+            pairs.update(labels)
+            after = pairs.memberships(labels, "balanced")
+            made.append(after is first)
+            return after["a"]
+
+        counted = step(labels)
+        self.assertEqual(made, [True, False])
+        # The membership made after the update reads the updated counts.
+        self.assertAllClose(counted, pairs.membership(labels, "a", "balanced"))
+        # Eagerly nothing is kept: an assignment to the counts shows at once.
+        before = pairs.membership(labels, "a", "balanced")
+        for variable in pairs.counts.values():
+            variable.assign(variable * 3.0 + 1.0)
+        after = pairs.membership(labels, "a", "balanced")
+        self.assertGreater(float(np.max(np.abs(after - before))), 1e-3)
 
 
 class ColumnMembershipTest(TestCase):
