@@ -18,7 +18,8 @@ balanced | agreement), `method` (grad_var | irmv1 | vrex), `warm`, `ramp`
 (hard_concrete | sigmoid), `norm` (1 | 0: module normalisation), `temp`
 (graph temperature), `epochs`; synthetic only: `tagr` (comma-separated
 training agreements), `sagr` (shifted agreement), `nf` (features per
-task), `noise`; Multi-MNIST only: `enc` (groups | towers | regions:
+task), `noise`, `enc` (experts: 4 over all inputs | fields: one expert
+per input column, `fw` units each); Multi-MNIST only: `enc` (groups | towers | regions:
 `grid` x `grid` spatial regions of the CNN's map, one module each, `width`
 units per module), `K`, `source` (mnist | fashion_mnist), `shift`
 (confounded | pairs); `br` (balanced-risk share), `gbr` (the graph's
@@ -92,20 +93,6 @@ def _region_cnn(grid, width):
     return keras.Model(image, keras.layers.Concatenate()(parts))
 
 
-def _field_mlps(num_fields, width):
-    """One small MLP per input column: module k sees column k only."""
-    x = keras.Input((num_fields,))
-    parts = [
-        keras.layers.Dense(width, activation="relu")(
-            keras.layers.Dense(16, activation="relu")(
-                keras.layers.Lambda(lambda v, j=j: v[:, j : j + 1])(x)
-            )
-        )
-        for j in range(num_fields)
-    ]
-    return keras.Model(x, keras.layers.Concatenate()(parts))
-
-
 def problem(args, seed):
     """Returns `(data, encoder, heads, input_shape, env_tasks)`."""
     if args.get("data", "synthetic") == "synthetic":
@@ -124,9 +111,12 @@ def problem(args, seed):
         width = 2 * options.get("num_features", 4)
         heads = {"a": TaskHead("binary"), "b": TaskHead("binary")}
         if args.get("enc", "experts") == "fields":
-            encoder = ChannelGroupEncoder(
-                _field_mlps(width, int(args.get("fw", 8))),
-                num_modules=width,
+            # One expert per input column, as the synthetic recipe's.
+            encoder = ExpertEncoder(
+                width,
+                int(args.get("fw", 8)),
+                (16,),
+                input_groups=[[c] for c in range(width)],
             )
         else:
             encoder = ExpertEncoder(4, 8, (32,))
