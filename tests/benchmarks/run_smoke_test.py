@@ -100,6 +100,7 @@ def test_scaling_quick(tmp_path):
         check_numbers(columns, rows, [str(v) for v in values])
 
 
+@pytest.mark.slow  # over 40 s on 2 CPU cores
 def test_accuracy_quick(tmp_path):
     markdown = run_quick(tmp_path, "accuracy")
     assert "<!-- benchmarks:accuracy:begin -->" in markdown

@@ -16,7 +16,7 @@ def test_piped_training_log_is_clean_and_names_tasks(tmp_path):
     done = run_python(
         ["-m", "keras_mtcrl_cli", "train", "synthetic", "--epochs", "1",
          "--architectures", "mtcrl,single_task", "--strategy", "one",
-         "--logdir", str(tmp_path / "run"),
+         "--logdir", str(tmp_path / "run"), "--num-modules", "2",
          "--data-arg", "num_train=200", "--data-arg", "num_eval=100"],
         cwd=tmp_path,
     )

@@ -74,6 +74,10 @@ def committed_epoch(logdir):
         return None
 
 
+# Two CLI processes per signal and a reference run: about 2 minutes per
+# signal on 2 CPU cores. In the default run, trainer_test's in-process
+# kill-and-resume and the backup tests below cover resuming.
+@pytest.mark.slow
 class CliResumeTest(TestCase, parameterized.TestCase):
     @classmethod
     def setUpClass(cls):

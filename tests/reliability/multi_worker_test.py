@@ -17,6 +17,7 @@ import time
 from unittest import mock
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_mtcrl.testing import TestCase
@@ -68,6 +69,11 @@ def _key(name):
 
 
 class MultiWorkerTest(TestCase):
+    # Three TensorFlow processes (one device, then two workers that wait
+    # on each other), each tracing a training run and a DistributedLoop:
+    # well over 40 s on 2 CPU cores. distributed_loop_test checks the loop
+    # on 2 replicas in the default run.
+    @pytest.mark.slow
     def test_two_workers_match_one_device(self):
         folder = tempfile.mkdtemp()
         (single,) = run_processes([os.path.join(folder, "single.json")], [None])

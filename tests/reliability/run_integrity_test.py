@@ -30,6 +30,7 @@ import subprocess_helpers as helpers  # noqa: E402
 
 def tiny_recipe(**changes):
     changes.setdefault("epochs", 1)
+    changes.setdefault("num_modules", 2)  # two column groups: quicker
     changes.setdefault("data_args", {"num_train": 128, "num_eval": 64})
     return get_recipe("synthetic").with_config(
         batch_size=64,

@@ -26,6 +26,7 @@ def test_shifted_and_id_test_scores_are_logged():
         data_args={"num_train": 128, "num_eval": 64},
         batch_size=64,
         epochs=1,
+        num_modules=2,  # two column groups: quicker to trace
         architectures=("mtcrl",),
     )
     logdir = tempfile.mkdtemp()

@@ -16,7 +16,11 @@ from keras_mtcrl.training.trainer import without_auto_shard
 
 
 def tiny_recipe(**changes):
-    changes.setdefault("epochs", 3)
+    # Two modules (two groups of input columns) and one or two epochs keep
+    # each run to a few seconds of tracing: these tests check the Trainer,
+    # not what the recipe learns.
+    changes.setdefault("epochs", 2)
+    changes.setdefault("num_modules", 2)
     return get_recipe("synthetic").with_config(
         data_args={"num_train": 256, "num_eval": 128},
         batch_size=64,
@@ -41,7 +45,7 @@ def _weights(path):
 class TrainerTest(TestCase):
     def test_run_writes_results_table_graph_and_logs(self):
         folder = tempfile.mkdtemp()
-        recipe = tiny_recipe(architectures=("mtcrl", "single_task"))
+        recipe = tiny_recipe(epochs=1, architectures=("mtcrl", "single_task"))
         summary = Trainer(recipe, folder, "one", verbose=0).run(seeds=[0, 1])
         with open(os.path.join(folder, "results.json")) as handle:
             saved = json.load(handle)
@@ -73,7 +77,7 @@ class TrainerTest(TestCase):
         with self.assertRaises(KeyboardInterrupt):
             Trainer(
                 recipe, killed, "one", verbose=0,
-                callbacks=[_KillAfterEpoch(1)],
+                callbacks=[_KillAfterEpoch(0)],
             ).run()
         run_dir = os.path.join(killed, "seed_0", "mtcrl")
         self.assertFalse(os.path.exists(os.path.join(run_dir, "final.keras")))
