@@ -164,11 +164,19 @@ def train_steps(out_path):
     from keras_mtcrl.training.model_factory import build_model
     from keras_mtcrl.training.trainer import training_datasets
 
+    # The recipe's earlier model (4 all-input experts, invariance weight
+    # 100), so that every term of the objective, loss_inv included, is
+    # compared across workers.
     recipe = get_recipe("synthetic").with_config(
         data_args={"num_train": 256, "num_eval": 64},
         batch_size=64,
         learning_rate=0.01,
         architectures=("mtcrl",),
+        model_args={"modules": "experts"},
+        num_modules=4,
+        invariance_weight=100.0,
+        graph_balanced_risk=None,
+        graph_temperature=1.0,
     )
     config = recipe.config
     keras.utils.set_random_seed(config.seed)
