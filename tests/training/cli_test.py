@@ -37,6 +37,7 @@ class CliTest(TestCase):
             code = cli.main(
                 ["train", "synthetic", "--epochs", "1", "--logdir", folder,
                  "--architectures", "mtcrl", "--strategy", "one", "--quiet",
+                 "--num-modules", "2",
                  "--data-arg", "num_train=200", "--data-arg", "num_eval=100"]
             )
         self.assertEqual(code, 0)
