@@ -491,7 +491,17 @@ def measure_group(labels, workload, jit_compile, timing):
 
 # ---- The speed suite -----------------------------------------------------
 MODES = {False: "graph", True: "XLA"}
-TARGET = 1.3
+#: The step-time ratio `CausalMTLModel` (all terms) / plain Keras that
+#: each `(workload kind, jit_compile)` must stay within, as `(comparison,
+#: bound)`: under 1.3 with XLA on both workloads; in graph mode (the
+#: default of `compile`) at most 1.5 on the MLP and 1.1 on the conv
+#: workload.
+TARGETS = {
+    ("mlp", False): ("<=", 1.5),
+    ("mlp", True): ("<", 1.3),
+    ("conv", False): ("<=", 1.1),
+    ("conv", True): ("<", 1.3),
+}
 
 
 def plan(quick):
@@ -626,14 +636,16 @@ def profile_table(workload, by_mode):
 
 
 def target_table(results):
-    """MT-CRL overhead over plain Keras against the 1.3x XLA target."""
+    """MT-CRL overhead over plain Keras against `TARGETS`."""
     rows = []
     for workload, by_mode in results.items():
         for jit, stats in by_mode.items():
             ratio = stats[FULL].ratio_to(stats[BASELINE])
-            status = "—"
-            if jit:
-                status = "met" if ratio < TARGET else "not met"
+            target, status = TARGETS.get((workload.kind, jit)), "—"
+            if target is not None:
+                comparison, bound = target
+                within = ratio <= bound if comparison == "<=" else ratio < bound
+                status = "met" if within else "not met"
             shared = None
             if SHARED in stats:
                 shared = stats[SHARED].ratio_to(stats[BASELINE])
@@ -642,7 +654,7 @@ def target_table(results):
                     f"{workload.kind}, {MODES[jit]}",
                     shared,
                     ratio,
-                    f"< {TARGET} with XLA" if jit else "—",
+                    "—" if target is None else f"{comparison} {bound}",
                     status,
                 ]
             )
