@@ -19,11 +19,11 @@ balanced | agreement), `method` (grad_var | irmv1 | vrex), `warm`, `ramp`
 (graph temperature), `epochs`; synthetic only: `tagr` (comma-separated
 training agreements), `sagr` (shifted agreement), `nf` (features per
 task), `noise`, `enc` (experts: 4 over all inputs | fields: one expert
-per input column, `fw` units each); Multi-MNIST only: `enc` (groups | towers | regions:
-`grid` x `grid` spatial regions of the CNN's map, one module each, `width`
-units per module), `K`, `source` (mnist | fashion_mnist), `shift`
-(confounded | pairs); `br` (balanced-risk share), `gbr` (the graph's
-own share).
+per input column, `fw` units each); Multi-MNIST only: `enc` (groups |
+towers | regions: `grid` x `grid` spatial regions of the CNN's map, one
+module each, `width` units per module), `K`, `source` (mnist |
+fashion_mnist), `shift` (confounded | pairs); `br` (balanced-risk share),
+`gbr` (the graph's own share).
 """
 
 import json
