@@ -169,8 +169,9 @@ class LabelPairCounts(keras.layers.Layer):
         """Adds one training batch (all replicas) to the counts."""
         codes = self.codes(labels)
         # Memberships read the counts: none made before this update counts.
-        for key in [k for k in self._step_cache(labels) if k != "codes"]:
-            del self._step_cache(labels)[key]
+        cache = self._step_cache(labels)
+        for key in [k for k in cache if k != "codes"]:
+            del cache[key]
         updates = []
         for first, second in itertools.combinations(self.task_names, 2):
             variable = self.counts[_pair_key(first, second)]
