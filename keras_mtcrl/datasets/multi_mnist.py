@@ -32,8 +32,10 @@ SPLIT_POOLS = {
 NUM_PAIR_CLASSES = NUM_CLASSES * NUM_CLASSES
 NUM_TRAIN_PAIRS = 70
 NUM_SHIFTED_PAIRS = 15
+# At least 20 training pairs stay: two per class on each side.
+MAX_HOLDOUT_PAIRS = NUM_TRAIN_PAIRS - 2 * NUM_CLASSES
 # Independent numpy streams drawn from one user seed.
-_MAP_STREAM, _PAIRS_STREAM, _EXAMPLES_STREAM = 0, 1, 2
+_MAP_STREAM, _PAIRS_STREAM, _EXAMPLES_STREAM, _HOLDOUT_STREAM = 0, 1, 2, 3
 _COMPOSE_BATCH = 256
 _NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 _CREDITS = {
@@ -111,6 +113,52 @@ def pair_partition(seed=0):
             }
 
 
+def held_out_pairs(seed=0, count=0):
+    """Splits the training class pairs into kept and held-out pairs.
+
+    With `build_multi_mnist(shift="pairs", holdout_pairs=count)` the
+    `validation` split holds only the `count` held-out pairs and `train`
+    and `test` only the kept ones, so the validation loss measures what
+    unseen label pairs cost using the training pairs alone (the shifted
+    splits stay untouched). Pairs are held out in a seeded order, skipping
+    any whose removal would leave a class absent from one side of the kept
+    pairs.
+
+    Args:
+        seed: int. The seed given to `build_multi_mnist`. Defaults to `0`.
+        count: int in [0, 50]. Number of pairs to hold out. Defaults to `0`.
+
+    Returns:
+        A tuple `(kept, held)` of int64 arrays of shape (num_pairs, 2).
+
+    Example:
+
+    >>> kept, held = held_out_pairs(seed=0, count=10)
+    >>> len(kept), len(held)
+    (60, 10)
+    """
+    if not _is_int(count) or not 0 <= count <= MAX_HOLDOUT_PAIRS:
+        raise ValueError(
+            f"`holdout_pairs` must be an int in [0, {MAX_HOLDOUT_PAIRS}] "
+            f"(of the {NUM_TRAIN_PAIRS} training pairs). "
+            f"Received: holdout_pairs={count!r}"
+        )
+    train = pair_partition(seed)["train"]
+    rng = np.random.default_rng([_HOLDOUT_STREAM, _check_seed(seed)])
+    keep = np.ones(len(train), bool)
+    for index in rng.permutation(len(train)):
+        if keep.sum() == len(train) - count:
+            break
+        keep[index] = False
+        covered = all(
+            len(np.unique(train[keep][:, side])) == NUM_CLASSES
+            for side in (0, 1)
+        )
+        if not covered:
+            keep[index] = True
+    return train[keep], train[~keep]
+
+
 def agreement_rate(dataset, mapping, environment=None):
     """Fraction of examples whose right label is `mapping[left label]`.
 
@@ -168,6 +216,7 @@ def build_multi_mnist(
     image_size=28,
     data_dir=None,
     via_tfds=False,
+    holdout_pairs=0,
 ):
     """Builds Multi-MNIST with a label shift between training and evaluation.
 
@@ -220,6 +269,11 @@ def build_multi_mnist(
             fly: prepared once into `default_data_dir()` (under
             `$KERAS_MTCRL_DATA`), read from there afterwards. The arrays
             are identical. Defaults to `False`.
+        holdout_pairs: int in [0, 50]. `shift="pairs"` only: hold this
+            many of the training class pairs out of `train` and `test` and
+            make `validation` of them alone (see `held_out_pairs`), for
+            choosing hyperparameters for unseen pairs without the shifted
+            splits. Defaults to `0` (validation uses the training pairs).
 
     Returns:
         A `MultiTaskData` whose splits yield `({"image": float32 (S, S, 1)
@@ -236,6 +290,7 @@ def build_multi_mnist(
     """
     _check_choices(shift, source, data_dir)
     _check_sizes(num_train, num_eval, seed, image_size)
+    _check_holdout(holdout_pairs, shift, via_tfds)
     if via_tfds:
         # Imported here: the builders import this module.
         from keras_mtcrl.datasets import tfds_builders
@@ -264,6 +319,7 @@ def build_multi_mnist(
         train_agreement,
         shifted_agreement,
         data_dir,
+        holdout_pairs=holdout_pairs,
     )
     train_agreement, shifted_agreement = _check_rates(
         train_agreement, shifted_agreement
@@ -290,7 +346,8 @@ def build_multi_mnist(
             train_agreement,
             shifted_agreement,
             image_size,
-        ),
+        )
+        + _describe_holdout(holdout_pairs),
         sizes=sizes,
     )
 
@@ -304,6 +361,7 @@ def _plan_splits(
     train_agreement,
     shifted_agreement,
     data_dir,
+    holdout_pairs=0,
 ):
     """Draws which digit images make up every example of every split.
 
@@ -339,7 +397,7 @@ def _plan_splits(
                 rng, split, num, seed, train_agreement, shifted_agreement
             )
         else:
-            split_columns = _pair_labels(rng, split, num, seed)
+            split_columns = _pair_labels(rng, split, num, seed, holdout_pairs)
         split_columns.update(
             _pick_images(rng, pools[SPLIT_POOLS[split]], split_columns)
         )
@@ -371,9 +429,14 @@ def _confounded_labels(rng, split, num, seed, agreements, shifted):
     }
 
 
-def _pair_labels(rng, split, num, seed):
-    key = split if split.endswith("_shifted") else "train"
-    pairs = pair_partition(seed)[key]
+def _pair_labels(rng, split, num, seed, holdout_pairs=0):
+    if split.endswith("_shifted"):
+        pairs = pair_partition(seed)[split]
+    elif holdout_pairs:
+        kept, held = held_out_pairs(seed, holdout_pairs)
+        pairs = held if split == "validation" else kept
+    else:
+        pairs = pair_partition(seed)["train"]
     classes = rng.permutation(np.arange(num) % len(pairs))
     return {"left": pairs[classes, 0], "right": pairs[classes, 1]}
 
@@ -478,6 +541,33 @@ def _describe(shift, source, seed, agreements, shifted, image_size):
         f"right) class pairs for train / validation / test and "
         f"{NUM_SHIFTED_PAIRS} unseen pairs each for validation_shifted and "
         f"test_shifted (pair_partition(seed={seed})); no environments."
+    )
+
+
+def _check_holdout(holdout_pairs, shift, via_tfds):
+    if holdout_pairs == 0:
+        return
+    if shift != "pairs":
+        raise ValueError(
+            "`holdout_pairs` holds training class pairs out, which only "
+            "`shift='pairs'` has. Received: "
+            f"holdout_pairs={holdout_pairs!r}, shift={shift!r}"
+        )
+    if via_tfds:
+        raise ValueError(
+            "`holdout_pairs` is not available with via_tfds=True (the "
+            "TFDS builder prepares the default splits). Received: "
+            f"holdout_pairs={holdout_pairs!r}"
+        )
+    held_out_pairs(0, holdout_pairs)  # validates the count
+
+
+def _describe_holdout(holdout_pairs):
+    if not holdout_pairs:
+        return ""
+    return (
+        f" Validation: {holdout_pairs} training pairs held out of train and "
+        "test (held_out_pairs(seed, holdout_pairs))."
     )
 
 

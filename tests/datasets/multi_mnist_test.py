@@ -9,6 +9,7 @@ from keras_mtcrl.datasets import multi_mnist
 from keras_mtcrl.datasets.multi_mnist import agreement_rate
 from keras_mtcrl.datasets.multi_mnist import build_multi_mnist
 from keras_mtcrl.datasets.multi_mnist import confounding_map
+from keras_mtcrl.datasets.multi_mnist import held_out_pairs
 from keras_mtcrl.datasets.multi_mnist import pair_partition
 from keras_mtcrl.datasets.multi_task_data import SPLIT_NAMES
 from keras_mtcrl.datasets.multi_task_data import MultiTaskData
@@ -264,6 +265,53 @@ def test_pairs_has_no_environments(pairs):
     assert set(features) == {"image"}
     assert pairs.num_environments == 0
     assert "pair" in pairs.description
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_held_out_pairs_split_the_training_pairs_and_keep_coverage(seed):
+    train = set(map(tuple, pair_partition(seed)["train"].tolist()))
+    kept, held = held_out_pairs(seed, 12)
+    kept_set = set(map(tuple, kept.tolist()))
+    held_set = set(map(tuple, held.tolist()))
+    assert len(held_set) == 12 and len(kept_set) == 58
+    assert kept_set | held_set == train and not kept_set & held_set
+    for side in (0, 1):
+        assert set(kept[:, side].tolist()) == set(range(10))
+    again, _ = held_out_pairs(seed, 12)
+    np.testing.assert_array_equal(kept, again)
+    assert len(held_out_pairs(seed, 0)[1]) == 0
+
+
+def test_holdout_pairs_make_validation_of_unseen_pairs():
+    data = build_multi_mnist(shift="pairs", seed=3, holdout_pairs=10, **SMALL)
+    kept, held = held_out_pairs(3, 10)
+    seen = {}
+    for name in SPLIT_NAMES:
+        arrays = as_numpy(data.split(name))
+        seen[name] = set(zip(arrays["left"].tolist(), arrays["right"].tolist()))
+    assert seen["validation"] == set(map(tuple, held.tolist()))
+    assert seen["train"] == set(map(tuple, kept.tolist()))
+    assert seen["test"] <= set(map(tuple, kept.tolist()))
+    assert not seen["validation"] & seen["train"]
+    parts = pair_partition(3)
+    assert seen["test_shifted"] <= set(
+        map(tuple, parts["test_shifted"].tolist())
+    )
+    assert "10 training pairs held out" in data.description
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"holdout_pairs": 51, "shift": "pairs"}, r"\[0, 50\].*=51"),
+        ({"holdout_pairs": -1, "shift": "pairs"}, "holdout_pairs=-1"),
+        ({"holdout_pairs": 5}, "shift='confounded'"),
+        ({"holdout_pairs": 5, "shift": "pairs", "via_tfds": True}, "via_tfds"),
+    ],
+)
+def test_bad_holdout_pairs(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_multi_mnist(**kwargs)
 
 
 def write_fashion(folder, per_class):
