@@ -59,13 +59,17 @@ def test_train_the_documented_recipe_file(tmp_path):
         code = cli.main(
             ["train", str(EXAMPLE), "--logdir", logdir, "--strategy", "one",
              "--epochs", "1", "--architectures", "mtcrl", "--quiet",
+             "--num-modules", "2",  # the file's 6: slower to trace
              "--data-arg", "num_train=200", "--data-arg", "num_eval=100"]
         )
     assert code == 0
     with open(os.path.join(logdir, "results.json")) as handle:
         saved = json.load(handle)
+    # The file's config, with the flags given on top.
     assert saved["config"]["name"] == "weak_shortcut"
-    assert saved["config"]["num_modules"] == 6
+    assert saved["config"]["description"].startswith("Synthetic tasks whose")
+    assert recipe_files.resolve_recipe(str(EXAMPLE)).config.num_modules == 6
+    assert saved["config"]["num_modules"] == 2
     assert saved["config"]["epochs"] == 1
     # --quiet drops the per-epoch lines, not the run headers.
     assert "== weak_shortcut | seed 0 | mtcrl" in out.getvalue()
