@@ -40,14 +40,19 @@ def test_tune_then_train_from_its_result(tmp_path):
         tuned = json.load(handle)["hyperparameters"]
 
     train_dir = str(tmp_path / "train")
-    code, _, err = _run(
+    code, out, err = _run(
         ["train", "synthetic", "--from-tuning", best_json, "--epochs", "1",
          "--architectures", "mtcrl", "--strategy", "one", "--quiet",
          "--logdir", train_dir, "--num-modules", "2", *TINY_DATA]
     )
     assert code == 0, err
+    # The end-to-end train of the CLI (also tests/training/cli_test.py's
+    # test_train_end_to_end, slow): scores printed, config saved.
+    assert "shifted test" in out
     with open(os.path.join(train_dir, "results.json")) as handle:
         config = json.load(handle)["config"]
+    assert config["data_args"]["num_train"] == 200
+    assert config["epochs"] == 1
     assert config["learning_rate"] == pytest.approx(tuned["learning_rate"])
     assert config["invariance_weight"] == pytest.approx(
         tuned["invariance_weight"]

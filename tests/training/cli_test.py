@@ -4,6 +4,8 @@ import json
 import os
 import tempfile
 
+import pytest
+
 from keras_mtcrl import cli
 from keras_mtcrl.testing import TestCase
 
@@ -30,6 +32,10 @@ class CliTest(TestCase):
             {"graph_balanced_risk": 0.5, "early_stopping_patience": 3},
         )
 
+    # Covered in the default run by tests/cli/tune_cli_test.py's
+    # test_tune_then_train_from_its_result (its train step: the same
+    # command with --from-tuning, same checks).
+    @pytest.mark.slow
     def test_train_end_to_end(self):
         folder = tempfile.mkdtemp()
         out = io.StringIO()
