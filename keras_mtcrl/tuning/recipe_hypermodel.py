@@ -56,6 +56,15 @@ def selection_split(data):
     return "validation"
 
 
+def _share_choice(hp, name, own):
+    """A choice of balanced-risk share: 0, 0.25, ..., 1 and the recipe's."""
+    return hp.Choice(
+        name,
+        sorted({0.0, 0.25, 0.5, 0.75, 1.0} | {float(own)}),
+        default=float(own),
+    )
+
+
 class RecipeHyperModel(keras_tuner.HyperModel):
     """Searches a recipe's hyperparameters; trains like the shared trainer.
 
@@ -130,8 +139,20 @@ class RecipeHyperModel(keras_tuner.HyperModel):
                     default=float(base.invariance_weight),
                 ),
                 sparsity_weight=hp.Float(
-                    "sparsity_weight", 1e-3, 1.0, sampling="log",
-                    default=max(base.sparsity_weight, 1e-3),
+                    "sparsity_weight", 1e-3, 10.0, sampling="log",
+                    default=min(max(base.sparsity_weight, 1e-3), 10.0),
+                ),
+                balanced_risk=_share_choice(
+                    hp, "balanced_risk", base.balanced_risk
+                ),
+                # None (the encoder's share) is the same model as the
+                # encoder's value, so the choice is always a float.
+                graph_balanced_risk=_share_choice(
+                    hp,
+                    "graph_balanced_risk",
+                    base.balanced_risk
+                    if base.graph_balanced_risk is None
+                    else base.graph_balanced_risk,
                 ),
                 disentanglement_weight=hp.Float(
                     "disentanglement_weight", 1e-3, 1.0, sampling="log",

@@ -28,7 +28,8 @@ class RecipeHyperModelTest(TestCase):
         self.assertIsInstance(model, CausalMTLModel)
         self.assertEqual(
             sorted(hp.values),
-            ["disentanglement_weight", "graph_temperature",
+            ["balanced_risk", "disentanglement_weight",
+             "graph_balanced_risk", "graph_temperature",
              "invariance_weight", "learning_rate", "num_modules",
              "sparsity_weight", "warmup_steps"],
         )
@@ -57,6 +58,32 @@ class RecipeHyperModelTest(TestCase):
             (choice,) = [h for h in hp.space if h.name == "invariance_weight"]
             self.assertIn(0.0, choice.values)
             self.assertIn(weight, choice.values)
+
+    def test_balanced_risk_shares_are_choices_with_the_recipe_s_default(self):
+        cases = [
+            # (balanced_risk, graph_balanced_risk) -> graph default
+            ((0.3, None), 0.3),
+            ((0.25, 1.0), 1.0),
+        ]
+        for (share, graph_share), graph_default in cases:
+            recipe = tiny_recipe().with_config(
+                balanced_risk=share, graph_balanced_risk=graph_share
+            )
+            hp = keras_tuner.HyperParameters()
+            model = RecipeHyperModel(recipe).build(hp)
+            self.assertEqual(hp.values["balanced_risk"], share)
+            self.assertEqual(hp.values["graph_balanced_risk"], graph_default)
+            self.assertEqual(model.balanced_risk, share)
+            (choice,) = [h for h in hp.space if h.name == "balanced_risk"]
+            self.assertEqual(
+                choice.values, sorted({0.0, 0.25, 0.5, 0.75, 1.0, share})
+            )
+        hp = keras_tuner.HyperParameters()
+        hp.Fixed("graph_balanced_risk", 1.0)
+        hp.Fixed("sparsity_weight", 3.0)
+        model = RecipeHyperModel(tiny_recipe()).build(hp)
+        self.assertEqual(model.graph_balanced_risk, 1.0)
+        self.assertEqual(model.sparsity.weight, 3.0)
 
     def test_fixed_values_are_used(self):
         hp = keras_tuner.HyperParameters()
