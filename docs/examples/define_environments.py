@@ -53,7 +53,7 @@ def without_column(data):
     )
 
 
-def build_model(data, environments, **penalty_args):
+def build_model(data, environments, num_modules=4, **penalty_args):
     """A `CausalMTLModel` whose invariance penalty uses `environments`."""
     features, _ = data.split("train").element_spec
     input_shape = {
@@ -67,7 +67,7 @@ def build_model(data, environments, **penalty_args):
     )
     return CausalMTLModel(
         encoder=ExpertEncoder(
-            num_modules=4, module_units=8, hidden_units=(32,)
+            num_modules=num_modules, module_units=8, hidden_units=(32,)
         ),
         heads={t.name: TaskHead(t.kind, t.units) for t in data.tasks},
         invariance=invariance,
@@ -77,7 +77,7 @@ def build_model(data, environments, **penalty_args):
 
 
 def main(num_train=4000, num_eval=2000, epochs=30, batch_size=128,
-         warmup_steps=200, ramp_steps=200):
+         warmup_steps=200, ramp_steps=200, num_modules=4):
     data = build_confounded_synthetic(num_train=num_train, num_eval=num_eval)
     check_label_shift(data)
     plain = without_column(data)
@@ -93,6 +93,7 @@ def main(num_train=4000, num_eval=2000, epochs=30, batch_size=128,
         model = build_model(
             choice_data,
             environments,
+            num_modules=num_modules,
             warmup_steps=warmup_steps,
             ramp_steps=ramp_steps,
             min_env_samples=8,
