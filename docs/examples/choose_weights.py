@@ -47,13 +47,13 @@ class CheckpointAfter(keras.callbacks.ModelCheckpoint):
 
 
 def train_candidate(data, weight, path, epochs, batch_size, patience,
-                    warmup_steps, ramp_steps):
+                    warmup_steps, ramp_steps, num_modules=4):
     """Trains with invariance weight `weight`; returns its best score and
     the training history."""
     keras.utils.set_random_seed(0)
     model = CausalMTLModel(
         encoder=ExpertEncoder(
-            num_modules=4, module_units=8, hidden_units=(32,)
+            num_modules=num_modules, module_units=8, hidden_units=(32,)
         ),
         heads={t.name: TaskHead(t.kind, t.units) for t in data.tasks},
         invariance=InvariancePenalty(
@@ -97,7 +97,7 @@ def train_candidate(data, weight, path, epochs, batch_size, patience,
 
 def main(weights=(10.0, 100.0), num_train=4000, num_eval=2000, epochs=30,
          batch_size=128, patience=5, warmup_steps=200, ramp_steps=200,
-         folder=None):
+         folder=None, num_modules=4):
     data = build_confounded_synthetic(num_train=num_train, num_eval=num_eval)
     folder = folder or tempfile.mkdtemp()
     paths = {w: os.path.join(folder, f"weight_{w:g}.keras") for w in weights}
@@ -105,7 +105,7 @@ def main(weights=(10.0, 100.0), num_train=4000, num_eval=2000, epochs=30,
     for weight in weights:
         scores[weight], _ = train_candidate(
             data, weight, paths[weight], epochs, batch_size, patience,
-            warmup_steps, ramp_steps,
+            warmup_steps, ramp_steps, num_modules,
         )
         print(f"invariance weight {weight:g}: best {MONITOR} "
               f"{scores[weight]:.3f}")

@@ -22,7 +22,7 @@ def test_the_lowest_val_worst_env_loss_is_chosen(tmp_path, capsys):
     out = example.main(
         weights=(0.0, 100.0), num_train=400, num_eval=200, epochs=3,
         batch_size=100, patience=1, warmup_steps=4, ramp_steps=4,
-        folder=str(tmp_path),
+        folder=str(tmp_path), num_modules=2,  # quicker to trace than 4
     )
     scores = out["scores"]
     assert set(scores) == {0.0, 100.0}
@@ -48,7 +48,7 @@ def test_checkpoint_ignores_the_warm_up_epochs(tmp_path):
     # 4 steps per epoch; the penalty is at full weight from epoch 2 on.
     best, history = example.train_candidate(
         data, 100.0, str(tmp_path / "m.keras"), epochs=4, batch_size=100,
-        patience=10, warmup_steps=4, ramp_steps=4,
+        patience=10, warmup_steps=4, ramp_steps=4, num_modules=2,
     )
     start = (4 + 4) // math.ceil(400 / 100)
     assert start == 2
