@@ -71,7 +71,7 @@ class TrainingStepTest(TestCase):
         # Sigmoid gates: XLA's stateless random numbers need not equal the
         # graph kernel's, so the hard-concrete draw is not compared here.
         model = make_model(
-            3, causal=True, gradient_method=MGDA(tolerance=1e-12),
+            2, causal=True, gradient_method=MGDA(tolerance=1e-12),
             gate="sigmoid",
         )
         initial = model.get_weights()
@@ -79,7 +79,7 @@ class TrainingStepTest(TestCase):
         self.assertGreater(max_change(after, initial), 1e-4)
         xla_logs, xla_after = fit(
             make_model(
-                3, causal=True, gradient_method=MGDA(tolerance=1e-12),
+                2, causal=True, gradient_method=MGDA(tolerance=1e-12),
                 gate="sigmoid",
             ),
             initial,
