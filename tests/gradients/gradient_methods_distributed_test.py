@@ -2,8 +2,8 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
-from absl.testing import parameterized
 from gradient_test_utils import make_data
 from gradient_test_utils import make_model
 from gradient_test_utils import max_change
@@ -25,14 +25,27 @@ def train_one_step(strategy, method, initial):
     return history.history, start, model.get_weights()
 
 
-class GradientMethodDistributedTest(TestCase, parameterized.TestCase):
+class GradientMethodDistributedTest(TestCase):
     @classmethod
     def setUpClass(cls):
         cls.devices = tf.config.list_logical_devices("CPU")
         cls.mirrored = mirrored_strategy(2)
 
-    @parameterized.parameters("pcgrad", "cagrad")
-    def test_two_replicas_match_one_device(self, method):
+    # PCGrad: its random task orders (keyed on the step) must agree
+    # across replicas.
+    def test_pcgrad_on_two_replicas_matches_one_device(self):
+        self.check("pcgrad")
+
+    # CAGrad combines the replica-summed gradients like PCGrad, MGDA and
+    # IMTL (`task_gradients.combine_gradients`); that path stays in the
+    # default run through this file's "pcgrad" and
+    # min_norm_distributed_test's MGDA case. Kept out of the default run
+    # for time.
+    @pytest.mark.slow
+    def test_cagrad_on_two_replicas_matches_one_device(self):
+        self.check("cagrad")
+
+    def check(self, method):
         # MT-CRL with all penalties: per-task gradients are summed over
         # replicas before combining, so both runs combine the same
         # global-batch gradients.

@@ -2,8 +2,8 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
-from absl.testing import parameterized
 from gradient_test_utils import make_data
 from gradient_test_utils import make_model
 from gradient_test_utils import max_change
@@ -26,14 +26,26 @@ def train_one_step(strategy, method, initial):
     return history.history, start, model.get_weights()
 
 
-class MinNormDistributedTest(TestCase, parameterized.TestCase):
+class MinNormDistributedTest(TestCase):
     @classmethod
     def setUpClass(cls):
         cls.devices = tf.config.list_logical_devices("CPU")
         cls.mirrored = mirrored_strategy(2)
 
-    @parameterized.parameters(MGDA(tolerance=1e-12), "imtl")
-    def test_two_replicas_match_one_device(self, method):
+    # MGDA: its solver's failure check runs inside each replica's step.
+    def test_mgda_on_two_replicas_matches_one_device(self):
+        self.check(MGDA(tolerance=1e-12))
+
+    # IMTL combines the replica-summed gradients like MGDA, PCGrad and
+    # CAGrad (`task_gradients.combine_gradients`); that path stays in the
+    # default run through this file's MGDA case and
+    # gradient_methods_distributed_test's "pcgrad". IMTL itself trains in
+    # imtl_test. Kept out of the default run for time.
+    @pytest.mark.slow
+    def test_imtl_on_two_replicas_matches_one_device(self):
+        self.check("imtl")
+
+    def check(self, method):
         # MT-CRL with all penalties: per-task gradients are summed over
         # replicas before combining, so both runs combine the same
         # global-batch gradients.
