@@ -95,7 +95,7 @@ class RecipeHyperModel(keras_tuner.HyperModel):
     >>> hp = keras_tuner.HyperParameters()
     >>> model = hypermodel.build(hp)
     >>> sorted(hp.values)[:3]
-    ['disentanglement_weight', 'graph_temperature', 'invariance_weight']
+    ['balanced_risk', 'disentanglement_weight', 'graph_balanced_risk']
     """
 
     def __init__(self, recipe, architecture="mtcrl", data=None):
