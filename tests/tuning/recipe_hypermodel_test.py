@@ -79,20 +79,18 @@ class RecipeHyperModelTest(TestCase):
             self.assertEqual(
                 choice.values, sorted({0.0, 0.25, 0.5, 0.75, 1.0, share})
             )
-        hp = keras_tuner.HyperParameters()
-        hp.Fixed("graph_balanced_risk", 1.0)
-        hp.Fixed("sparsity_weight", 3.0)
-        model = RecipeHyperModel(tiny_recipe()).build(hp)
-        self.assertEqual(model.graph_balanced_risk, 1.0)
-        self.assertEqual(model.sparsity.weight, 3.0)
 
     def test_fixed_values_are_used(self):
         hp = keras_tuner.HyperParameters()
         hp.Fixed("num_modules", 2)
         hp.Fixed("invariance_weight", 7.0)
+        hp.Fixed("graph_balanced_risk", 1.0)
+        hp.Fixed("sparsity_weight", 3.0)
         model = RecipeHyperModel(tiny_recipe()).build(hp)
         self.assertEqual(model.num_modules, 2)
         self.assertEqual(model.invariance.weight, 7.0)
+        self.assertEqual(model.graph_balanced_risk, 1.0)
+        self.assertEqual(model.sparsity.weight, 3.0)
 
     def test_baseline_space_is_smaller(self):
         hp = keras_tuner.HyperParameters()
