@@ -137,12 +137,7 @@ def held_out_pairs(seed=0, count=0):
     >>> len(kept), len(held)
     (60, 10)
     """
-    if not _is_int(count) or not 0 <= count <= MAX_HOLDOUT_PAIRS:
-        raise ValueError(
-            f"`holdout_pairs` must be an int in [0, {MAX_HOLDOUT_PAIRS}] "
-            f"(of the {NUM_TRAIN_PAIRS} training pairs). "
-            f"Received: holdout_pairs={count!r}"
-        )
+    _check_holdout_count(count)
     train = pair_partition(seed)["train"]
     rng = np.random.default_rng([_HOLDOUT_STREAM, _check_seed(seed)])
     keep = np.ones(len(train), bool)
@@ -559,7 +554,16 @@ def _check_holdout(holdout_pairs, shift, via_tfds):
             "TFDS builder prepares the default splits). Received: "
             f"holdout_pairs={holdout_pairs!r}"
         )
-    held_out_pairs(0, holdout_pairs)  # validates the count
+    _check_holdout_count(holdout_pairs)
+
+
+def _check_holdout_count(count):
+    if not _is_int(count) or not 0 <= count <= MAX_HOLDOUT_PAIRS:
+        raise ValueError(
+            f"`holdout_pairs` must be an int in [0, {MAX_HOLDOUT_PAIRS}] "
+            f"(of the {NUM_TRAIN_PAIRS} training pairs). "
+            f"Received: holdout_pairs={count!r}"
+        )
 
 
 def _describe_holdout(holdout_pairs):
