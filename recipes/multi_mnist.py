@@ -112,8 +112,8 @@ PAIRS = register_recipe(
         # training (`--data-arg holdout_pairs=10`, seeds 0, 1, 2; encoder
         # share 0.25): 0.1 / 1 / 3 / 10 give 0.908 / 0.525 / 0.450 /
         # 1.143 (10: seeds 0 and 1 only, both above 3); at share 0.5,
-        # 0.1 / 1 give 0.934 / 0.578 (docs/benchmarks.md, "Held-out
-        # pairs").
+        # 0.1 / 1 give 0.934 / 0.578 (docs/benchmarks.md, "Multi-MNIST
+        # pairs: selection on held-out training pairs").
         sparsity_weight=3.0,
     )
 )
