@@ -520,7 +520,24 @@ class MultiTaskModel(keras.Model):
                 callbacks = kwargs.get("callbacks")
                 kwargs["callbacks"] = [recorder] + list(callbacks or [])
         args, kwargs = batch_audit.with_guard(self, args, kwargs, 5)
+        self._build_optimizer()
         return super().fit(*args, **kwargs)
+
+    def _build_optimizer(self):
+        """Creates the optimizer's variables before the first step.
+
+        Keras (without an explicit `tf.distribute` strategy) leaves them to
+        the first trace of the train function; a trace that creates
+        variables is traced a second time, so building them here saves
+        one full trace of the training step.
+        """
+        optimizer = self.optimizer
+        if optimizer is None or optimizer.built:
+            return
+        if not all(layer.built for layer in self._flatten_layers()):
+            return
+        with self.distribute_strategy.scope():
+            optimizer.build(self.trainable_variables)
 
     def evaluate(self, *args, **kwargs):
         """`keras.Model.evaluate`; raises on bad labels (`batch_audit`)."""
