@@ -7,6 +7,7 @@ checkout, `keras_mtcrl.recipes` is this checkout's `recipes/` folder (as
 setup.py installs it), whatever an editable install elsewhere maps it to.
 """
 
+import gc
 import importlib.abc
 import importlib.util
 import os
@@ -15,8 +16,14 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One op at a time per worker thread: the workers already fill the
+    # cores, and small test models gain nothing from splitting an op.
+    tf.config.threading.set_intra_op_parallelism_threads(1)
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
@@ -67,3 +74,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    """After each test: an empty Keras session (no layers, graphs or name
+    counters left for the next test), the test's garbage collected, and
+    what survives frozen, so that later collections do not walk it again
+    (a worker accumulates millions of objects over the suite, and each
+    full collection would otherwise scan them all)."""
+    yield
+    keras.utils.clear_session(free_memory=False)
+    gc.collect()
+    gc.freeze()
